@@ -1,0 +1,121 @@
+#pragma once
+// Recording ops into the graph, routing gradients to inputs, and the reverse-mode backward pass.
+#include <memory>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "unigen/core/tensor.hpp"
+
+namespace unigen::autograd {
+
+// A node that knows its output's element type, so it can hold the output gradient.
+template <class T>
+struct TypedNode : Node {
+  Tensor<T> grad;
+  bool owned = false;  // grad is a private dense buffer that may be added to in place
+  bool has_grad() const override { return grad.defined(); }
+  void clear_grad() override {
+    grad = Tensor<T>();
+    owned = false;
+  }
+};
+
+template <class... In>
+bool any_requires_grad(const In&... ins) {
+  return (ins.requires_grad() || ...);
+}
+
+// Records `out` as produced by op `name` from `ins`: in backward, fn(grad_of_out) is called and must
+// accumulate each input's gradient. Records nothing when grad mode is off or no input needs a gradient.
+template <class T, class F, class... In>
+void record(const char* name, Tensor<T>& out, F fn, const In&... ins) {
+  if (!GradMode::enabled() || !any_requires_grad(ins...)) return;
+  auto node = std::make_shared<TypedNode<T>>();
+  node->name = name;
+  auto add_edge = [&](const auto& in) {
+    if (in.grad_fn()) node->next.push_back(in.grad_fn());
+  };
+  (add_edge(ins), ...);
+  TypedNode<T>* self = node.get();
+  node->apply = [self, fn = std::move(fn)]() { fn(self->grad); };
+  out.impl().grad_fn = node;
+  out.impl().requires_grad = true;
+}
+
+// Adds `grad` (shape of `input`) into the gradient of `input`: the node that produced it, or the
+// leaf's .grad(). Inputs that need no gradient are skipped.
+template <class T>
+void accumulate(const Tensor<T>& input, const Tensor<T>& grad) {
+  if (!input.requires_grad()) return;
+  check(grad.shape() == input.shape(), "autograd: gradient of shape ", grad.shape(), " for an input of shape ",
+        input.shape(), (input.grad_fn() ? " (produced by " + input.grad_fn()->name + ")" : std::string()));
+  NoGrad guard;
+  if (auto& fn = input.grad_fn()) {
+    auto* node = static_cast<TypedNode<T>*>(fn.get());
+    if (!node->grad.defined()) {
+      node->grad = grad;
+    } else {
+      if (!node->owned) {
+        node->grad = node->grad.clone();
+        node->owned = true;
+      }
+      node->grad.add_(grad);
+    }
+    return;
+  }
+  auto& impl = input.impl();
+  if (!impl.grad) {
+    impl.grad = grad.clone().impl_ptr();
+  } else {
+    Tensor<T>(impl.grad).add_(grad);
+  }
+}
+
+// Runs the backward pass from `root`, whose gradient is `grad`. Nodes run in reverse topological
+// order; each node's output gradient is dropped once used. Unless retain_graph, the graph's saved
+// tensors are released afterwards and a second backward through it is an error.
+template <class T>
+void run_backward(const Tensor<T>& root, const Tensor<T>& grad, bool retain_graph) {
+  check(root.requires_grad(), "backward: the tensor does not require grad and has no graph");
+  check(grad.shape() == root.shape(), "backward: gradient of shape ", grad.shape(), " for a tensor of shape ",
+        root.shape());
+  if (!root.grad_fn()) {
+    accumulate(root, grad);
+    return;
+  }
+  // Post-order DFS gives every node after the nodes producing its inputs.
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<Node*, size_t>> stack{{root.grad_fn().get(), 0}};
+  seen.insert(root.grad_fn().get());
+  while (!stack.empty()) {
+    auto& [n, i] = stack.back();
+    if (i < n->next.size()) {
+      Node* c = n->next[i++].get();
+      if (seen.insert(c).second) stack.push_back({c, 0});
+    } else {
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
+  for (Node* n : order)
+    check(bool(n->apply), "backward: the graph through op '", n->name,
+          "' was already freed by an earlier backward; pass retain_graph=true to the first one to keep it");
+  accumulate(root, grad);
+  {
+    NoGrad guard;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      Node* n = *it;
+      if (n->has_grad()) n->apply();
+      n->clear_grad();
+    }
+  }
+  if (!retain_graph)
+    for (Node* n : order) {
+      n->apply = nullptr;
+      n->next.clear();
+    }
+}
+
+}  // namespace unigen::autograd

@@ -1,0 +1,85 @@
+#pragma once
+// softmax and log_softmax along a dim, one pass for the max and the sum per row.
+#include <cmath>
+#include <limits>
+
+#include "unigen/ops/map.hpp"
+
+namespace unigen {
+
+namespace detail {
+
+// Runs f(rows, n, ptrs...) on dense copies of the inputs with `dim` moved last (each a [rows, n]
+// matrix), writing into a fresh tensor of the same layout; returns it viewed back in x's dim order.
+template <class T, class F, class... More>
+Tensor<T> along_last(const char* op, int64_t dim, F f, const Tensor<T>& x, const More&... more) {
+  require_cpu(op, x, more...);
+  dim = norm_dim(dim, std::max<int64_t>(x.dim(), 1), op);
+  if (x.dim() == 0) return along_last(op, 0, f, x.reshape({1}), more.reshape({1})...).reshape({});
+  Tensor<T> xt = x.transpose(dim, -1).contiguous();
+  Tensor<T> out = Tensor<T>::empty(xt.shape());
+  const int64_t n = x.size(dim), rows = n ? x.numel() / n : 0;
+  f(rows, n, out.data(), xt.data(), more.transpose(dim, -1).contiguous().data()...);
+  return out.transpose(dim, -1);
+}
+
+// One row of softmax (log = false) or log_softmax (log = true). A row that is entirely -inf (fully
+// masked attention) gives zeros rather than NaN.
+template <class T>
+void softmax_row(const T* x, T* y, int64_t n, bool log) {
+  using A = acc_t<T>;
+  A m = -std::numeric_limits<A>::infinity();
+  for (int64_t j = 0; j < n; ++j) m = std::max(m, A(x[j]));
+  if (m == -std::numeric_limits<A>::infinity()) {
+    for (int64_t j = 0; j < n; ++j) y[j] = T(log ? m : A(0));
+    return;
+  }
+  A s = 0;
+  for (int64_t j = 0; j < n; ++j) s += std::exp(A(x[j]) - m);
+  if (log) {
+    A ls = m + std::log(s);
+    for (int64_t j = 0; j < n; ++j) y[j] = T(A(x[j]) - ls);
+  } else {
+    A inv = A(1) / s;
+    for (int64_t j = 0; j < n; ++j) y[j] = T(std::exp(A(x[j]) - m) * inv);
+  }
+}
+
+template <Floating T>
+Tensor<T> softmax_impl(const char* op, const Tensor<T>& x, int64_t dim, bool log) {
+  using A = acc_t<T>;
+  Tensor<T> y = along_last(op, dim, [log](int64_t rows, int64_t n, T* out, const T* in) {
+#pragma omp parallel for if (rows * n > (1 << 15)) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) softmax_row(in + r * n, out + r * n, n, log);
+  }, x);
+  autograd::record(op, y, [x, dim, log, op, y0 = y.detach()](const Tensor<T>& g) {
+    // softmax: gx = y·(g − Σ g·y); log_softmax: gx = g − softmax·Σ g
+    autograd::accumulate(x, along_last(op, dim, [log](int64_t rows, int64_t n, T* gx, const T* yv, const T* gv) {
+#pragma omp parallel for if (rows * n > (1 << 15)) schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        const T *yr = yv + r * n, *gr = gv + r * n;
+        A s = 0;
+        for (int64_t j = 0; j < n; ++j) s += log ? A(gr[j]) : A(gr[j]) * A(yr[j]);
+        for (int64_t j = 0; j < n; ++j)
+          gx[r * n + j] = log ? T(A(gr[j]) - std::exp(A(yr[j])) * s)
+                              : T(A(yr[j]) * (A(gr[j]) - s));
+      }
+    }, y0, g));
+  }, x);
+  return y;
+}
+
+}  // namespace detail
+
+// exp(x) / Σ exp(x) along dim.
+template <Floating T>
+Tensor<T> softmax(const Tensor<T>& x, int64_t dim = -1) {
+  return detail::softmax_impl("softmax", x, dim, false);
+}
+// x − log Σ exp(x) along dim.
+template <Floating T>
+Tensor<T> log_softmax(const Tensor<T>& x, int64_t dim = -1) {
+  return detail::softmax_impl("log_softmax", x, dim, true);
+}
+
+}  // namespace unigen

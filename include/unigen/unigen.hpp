@@ -1,0 +1,18 @@
+#pragma once
+// unigen: the whole library. Every header below also stands alone.
+#include "unigen/core/error.hpp"
+#include "unigen/core/dtype.hpp"
+#include "unigen/core/device.hpp"
+#include "unigen/core/rng.hpp"
+#include "unigen/core/shape.hpp"
+#include "unigen/core/tensor.hpp"
+#include "unigen/autograd/engine.hpp"
+#include "unigen/autograd/gradcheck.hpp"
+#include "unigen/ops/elementwise.hpp"
+#include "unigen/ops/reduce.hpp"
+#include "unigen/ops/matmul.hpp"
+#include "unigen/ops/softmax.hpp"
+#include "unigen/ops/norm.hpp"
+#include "unigen/ops/loss.hpp"
+#include "unigen/ops/dropout.hpp"
+#include "unigen/ops/attention.hpp"

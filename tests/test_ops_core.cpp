@@ -1,0 +1,205 @@
+// Gradient checks (one table row per op) and forward values for the elementwise, reduction, matmul,
+// normalisation, loss and attention ops.
+#include <Eigen/Dense>
+
+#include "op_table.hpp"
+#include "unigen/unigen.hpp"
+
+using namespace unigen;
+using testing::Inputs;
+using testing::OpCase;
+
+namespace {
+Tensor<int64_t> labels(std::vector<int64_t> v, Shape s) { return Tensor<int64_t>::from_vector(v, s); }
+}  // namespace
+
+TEST_CASE("gradient check: elementwise, reductions, views", "[gradcheck]") {
+  std::vector<OpCase> rows = {
+      {"add (broadcast)", {{-1, -2}, {-2}}, [](const Inputs& x) { return add(x[0], x[1]); }},
+      {"sub (broadcast)", {{-1, 1}, {-1, -2}}, [](const Inputs& x) { return sub(x[0], x[1]); }},
+      {"mul (broadcast)", {{-3, -1, -2}, {-1, 1}}, [](const Inputs& x) { return mul(x[0], x[1]); }},
+      {"div", {{-1, -2}, {-1, -2}}, [](const Inputs& x) { return div(x[0], add(x[1], 2.0)); }},
+      {"neg", {{-1, -2}}, [](const Inputs& x) { return neg(x[0]); }},
+      {"pow scalar", {{-1, -2}}, [](const Inputs& x) { return pow(x[0], 3.0); }},
+      {"pow tensor", {{-1, -2}, {-2}}, [](const Inputs& x) { return pow(x[0], x[1]); }, 0.5, 1.5},
+      {"exp", {{-1, -2}}, [](const Inputs& x) { return exp(x[0]); }},
+      {"log", {{-1, -2}}, [](const Inputs& x) { return log(x[0]); }, 0.5, 2.0},
+      {"sqrt", {{-1, -2}}, [](const Inputs& x) { return sqrt(x[0]); }, 0.5, 2.0},
+      {"tanh", {{-1, -2}}, [](const Inputs& x) { return tanh(x[0]); }},
+      {"abs", {{-1, -2}}, [](const Inputs& x) { return abs(x[0]); }, 0.1, 1.0},
+      {"clamp", {{-1, -2}}, [](const Inputs& x) { return clamp(x[0], -0.5, 0.5); }, -0.45, 0.45},
+      {"relu", {{-1, -2}}, [](const Inputs& x) { return relu(x[0]); }, 0.1, 1.0},
+      {"gelu", {{-1, -2}}, [](const Inputs& x) { return gelu(x[0]); }, -3.0, 3.0},
+      {"gelu_tanh", {{-1, -2}}, [](const Inputs& x) { return gelu_tanh(x[0]); }, -3.0, 3.0},
+      {"silu", {{-1, -2}}, [](const Inputs& x) { return silu(x[0]); }, -3.0, 3.0},
+      {"sigmoid", {{-1, -2}}, [](const Inputs& x) { return sigmoid(x[0]); }, -3.0, 3.0},
+      {"where", {{-1, -2}, {-2}}, [](const Inputs& x) { return where(gt(x[0], x[1]), x[0], x[1] * 2.0); }},
+      {"masked_fill", {{-1, -2}}, [](const Inputs& x) { return masked_fill(x[0], gt(x[0], Tensor<double>::scalar(0.3)), 2.0); }},
+      {"sum dims", {{-1, -2, -3}}, [](const Inputs& x) { return sum(x[0], {0, 2}); }},
+      {"sum keepdim", {{-1, -2, -3}}, [](const Inputs& x) { return sum(x[0], {1}, true); }},
+      {"mean", {{-1, -2, -3}}, [](const Inputs& x) { return mean(x[0], {-1}); }},
+      {"max", {{-1, -2, -3}}, [](const Inputs& x) { return max(x[0], {1}); }},
+      {"min keepdim", {{-1, -2, -3}}, [](const Inputs& x) { return min(x[0], {0, 2}, true); }},
+      {"reshape", {{-1, -2, 2}}, [](const Inputs& x) { return x[0].reshape({-1}) * x[0].reshape({-1}); }},
+      {"permute/transpose", {{-1, -2, -3}}, [](const Inputs& x) { return exp(x[0].permute({2, 0, 1}).transpose(0, 1)); }},
+      {"slice/narrow/select", {{-1, 4, -2}}, [](const Inputs& x) { return exp(x[0].slice(1, 1, 4, 2)) + sum(x[0].narrow(1, 0, 2).select(0, 0)); }},
+      {"expand", {{-1, 1}}, [](const Inputs& x) { return exp(x[0].expand({3, -1, 4})); }},
+      {"squeeze/unsqueeze", {{-1, 1, -2}}, [](const Inputs& x) { return exp(x[0].squeeze(1).unsqueeze(0)); }},
+      {"clone/contiguous", {{-1, -2}}, [](const Inputs& x) { return x[0].mT().contiguous().clone() * 3.0; }},
+  };
+  testing::run_gradcheck_table(rows);
+}
+
+TEST_CASE("gradient check: matmul, linear, softmax, layer_norm, losses, dropout, attention", "[gradcheck]") {
+  std::vector<OpCase> rows = {
+      {"matmul 2-D", {{-1, -2}, {-2, -3}}, [](const Inputs& x) { return matmul(x[0], x[1]); }},
+      {"matmul batched broadcast", {{-4, 1, -1, -2}, {3, -2, -3}}, [](const Inputs& x) { return matmul(x[0], x[1]); }},
+      {"matmul transposed operands", {{-2, -1}, {-3, -2}}, [](const Inputs& x) { return matmul(x[0].mT(), x[1].mT()); }},
+      {"matmul vector", {{-2}, {-2, -3}}, [](const Inputs& x) { return matmul(x[0], x[1]); }},
+      {"linear", {{-1, -2, -3}, {-4, -3}, {-4}}, [](const Inputs& x) { return linear(x[0], x[1], x[2]); }},
+      {"linear no bias", {{-1, -3}, {-4, -3}}, [](const Inputs& x) { return linear(x[0], x[1]); }},
+      {"softmax", {{-1, -2, 5}}, [](const Inputs& x) { return softmax(x[0], -1); }},
+      {"softmax dim 0", {{4, -2}}, [](const Inputs& x) { return softmax(x[0], 0); }},
+      {"log_softmax", {{-1, -2, 5}}, [](const Inputs& x) { return log_softmax(x[0], 1); }},
+      {"layer_norm", {{-1, -2, 6}, {6}, {6}}, [](const Inputs& x) { return layer_norm(x[0], x[1], x[2]); }},
+      {"layer_norm no affine", {{-1, 5}}, [](const Inputs& x) { return layer_norm(x[0]); }},
+      {"cross_entropy", {{-1, 2, 5}},
+       [](const Inputs& x) {
+         Generator g(-1);
+         return cross_entropy(x[0], Tensor<int64_t>::randint(0, 5, {x[0].size(0), 2}, g));
+       }, -2.0, 2.0},
+      {"cross_entropy smoothing + ignore + weights", {{4, 5}},
+       [](const Inputs& x) {
+         CrossEntropyOptions o;
+         o.label_smoothing = 0.2;
+         o.ignore_index = 0;
+         auto w = Tensor<double>::from_vector(std::vector<double>{0.5, 1, 2, 1.5, 3}, {5});
+         return cross_entropy(x[0], labels({1, 0, 4, 2}, {4}), o, w);
+       }, -2.0, 2.0},
+      {"cross_entropy reduction none", {{3, 4}},
+       [](const Inputs& x) {
+         CrossEntropyOptions o;
+         o.reduction = Reduction::none;
+         o.label_smoothing = 0.1;
+         return cross_entropy(x[0], labels({3, 0, 1}, {3}), o);
+       }, -2.0, 2.0},
+      {"mse", {{-1, -2}, {-1, -2}}, [](const Inputs& x) { return mse(x[0], x[1]); }},
+      {"dropout", {{-1, 8}},
+       [](const Inputs& x) {
+         Generator g(7);
+         return dropout(x[0], 0.3, true, g);
+       }},
+      {"attention", {{2, 3, 4}, {2, 5, 4}, {2, 5, 3}},
+       [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2]); }},
+      {"attention causal", {{2, 4, 3}, {2, 4, 3}, {2, 4, 2}},
+       [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2], {}, true); }},
+      {"attention mask (one query fully masked)", {{1, 3, 4}, {1, 3, 4}, {1, 3, 2}},
+       [](const Inputs& x) {
+         auto m = Tensor<bool>::from_vector(std::vector<int>{1, 1, 0, 0, 0, 0, 0, 1, 1}, {3, 3});
+         return scaled_dot_product_attention(x[0], x[1], x[2], m);
+       }},
+  };
+  testing::run_gradcheck_table(rows);
+}
+
+TEST_CASE("matmul equals Eigen for every transpose combination and batch", "[matmul]") {
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Generator g(3);
+  for (int64_t M : {1, 7, 33}) {
+    for (int64_t N : {1, 5, 40}) {
+      for (int64_t K : {1, 9, 65}) {
+        for (int ta = 0; ta < 2; ++ta) {
+          for (int tb = 0; tb < 2; ++tb) {
+            // small integers: products and sums are exact in f32, so the comparison is exact
+            auto A = Tensor<float>::randint(-4, 5, ta ? Shape{K, M} : Shape{M, K}, g);
+            auto B = Tensor<float>::randint(-4, 5, tb ? Shape{N, K} : Shape{K, N}, g);
+            Tensor<float> C = matmul(ta ? A.mT() : A, tb ? B.mT() : B);
+            Mat ea = Eigen::Map<Mat>(A.data(), A.size(0), A.size(1));
+            Mat eb = Eigen::Map<Mat>(B.data(), B.size(0), B.size(1));
+            if (ta) ea.transposeInPlace();
+            if (tb) eb.transposeInPlace();
+            Mat ec = ea * eb;
+            REQUIRE(C.shape() == Shape{M, N});
+            for (int64_t i = 0; i < M; ++i)
+              for (int64_t j = 0; j < N; ++j) REQUIRE(C.at({i, j}) == ec(i, j));
+          }
+        }
+      }
+    }
+  }
+  auto a = Tensor<float>::randint(-3, 4, {2, 1, 4, 6}, g), b = Tensor<float>::randint(-3, 4, {3, 6, 5}, g);
+  auto c = matmul(a, b);
+  REQUIRE(c.shape() == Shape{2, 3, 4, 5});
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j) {
+      Tensor<float> ai = a.select(0, i).select(0, 0).contiguous(), bj = b.select(0, j).contiguous();
+      Mat ec = Eigen::Map<Mat>(ai.data(), 4, 6) * Eigen::Map<Mat>(bj.data(), 6, 5);
+      for (int64_t r = 0; r < 4; ++r)
+        for (int64_t s = 0; s < 5; ++s) REQUIRE(c.at({i, j, r, s}) == ec(r, s));
+    }
+}
+
+TEST_CASE("16-bit matmul and elementwise compute in f32", "[dtype]") {
+  Generator g(5);
+  auto a = Tensor<float>::randint(-3, 4, {5, 6}, g), b = Tensor<float>::randint(-3, 4, {6, 7}, g);
+  auto ref = matmul(a, b).to_vector();
+  auto hb = matmul(a.to<bf16>(), b.to<bf16>()).to<float>().to_vector();
+  auto hh = matmul(a.to<f16>(), b.to<f16>()).to<float>().to_vector();
+  REQUIRE(hb == ref);
+  REQUIRE(hh == ref);
+  auto x = Tensor<bf16>::from_vector(std::vector<float>{1.0f, 2.0f}, {2});
+  REQUIRE(float(exp(x).to_vector()[1]) == float(bf16(std::exp(2.0f))));
+}
+
+TEST_CASE("forward values of softmax, layer_norm, cross_entropy, attention", "[ops]") {
+  auto x = Tensor<double>::from_vector(std::vector<double>{1, 2, 3, 1, 1, 1}, {2, 3});
+  auto s = softmax(x);
+  double e = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  REQUIRE(s.at({0, 2}) == Approx(std::exp(3.0) / e).epsilon(1e-14));
+  REQUIRE(s.at({1, 0}) == Approx(1.0 / 3));
+  REQUIRE(log_softmax(x).at({0, 0}) == Approx(1.0 - std::log(e)));
+  auto ln = layer_norm(x, {}, {}, 1e-12);
+  REQUIRE(ln.at({0, 0}) == Approx(-std::sqrt(1.5)));
+  REQUIRE(ln.at({1, 1}) == Approx(0.0).margin(1e-12));
+  // cross entropy: −log softmax at the target, averaged; label smoothing mixes in the mean over classes
+  auto t = labels({2, 0}, {2});
+  double l0 = std::log(e) - 3.0, l1 = std::log(3.0);
+  REQUIRE(cross_entropy(x, t).item() == Approx((l0 + l1) / 2));
+  CrossEntropyOptions o;
+  o.label_smoothing = 0.3;
+  double u0 = std::log(e) - 2.0, u1 = std::log(3.0);
+  REQUIRE(cross_entropy(x, t, o).item() == Approx((0.7 * l0 + 0.3 * u0 + 0.7 * l1 + 0.3 * u1) / 2));
+  o = {};
+  o.ignore_index = 0;
+  REQUIRE(cross_entropy(x, t, o).item() == Approx(l0));
+  auto w = Tensor<double>::from_vector(std::vector<double>{1, 1, 3}, {3});
+  REQUIRE(cross_entropy(x, t, {}, w).item() == Approx((3 * l0 + l1) / 4));
+  // attention with one key: the output is that key's value whatever the scores
+  auto q = Tensor<double>::randn({1, 2, 4}), k = Tensor<double>::randn({1, 1, 4});
+  auto v = Tensor<double>::from_vector(std::vector<double>{5, 6}, {1, 1, 2});
+  auto out = scaled_dot_product_attention(q, k, v);
+  REQUIRE(out.at({0, 1, 1}) == Approx(6.0));
+  // causal: the first query sees only the first key
+  auto k2 = Tensor<double>::randn({1, 2, 4});
+  auto v2 = Tensor<double>::from_vector(std::vector<double>{1, 2, 3, 4}, {1, 2, 2});
+  REQUIRE(scaled_dot_product_attention(q, k2, v2, {}, true).at({0, 0, 1}) == Approx(2.0));
+}
+
+TEST_CASE("shape and dtype mismatches throw Error naming the op and the shapes", "[errors]") {
+  auto a = Tensor<float>::zeros({2, 3}), b = Tensor<float>::zeros({4, 5});
+  CHECK_THROWS_WITH(add(a, b), Catch::Contains("add") && Catch::Contains("[2, 3]") && Catch::Contains("[4, 5]"));
+  CHECK_THROWS_WITH(matmul(a, b), Catch::Contains("matmul") && Catch::Contains("[2, 3]") && Catch::Contains("[4, 5]"));
+  CHECK_THROWS_WITH(linear(a, b), Catch::Contains("linear") && Catch::Contains("[4, 5]"));
+  CHECK_THROWS_WITH(layer_norm(a, Tensor<float>::ones({4})), Catch::Contains("layer_norm") && Catch::Contains("[4]"));
+  CHECK_THROWS_WITH(cross_entropy(a, labels({0, 1, 2}, {3})), Catch::Contains("cross_entropy") && Catch::Contains("[3]"));
+  CHECK_THROWS_WITH(cross_entropy(a, labels({0, 7}, {2})), Catch::Contains("cross_entropy") && Catch::Contains("7"));
+  CHECK_THROWS_WITH(sum(a, {2}), Catch::Contains("sum") && Catch::Contains("dim 2"));
+  CHECK_THROWS_WITH(softmax(a, 5), Catch::Contains("softmax"));
+  CHECK_THROWS_WITH(a.view({4, 2}), Catch::Contains("view") && Catch::Contains("[4, 2]"));
+  CHECK_THROWS_WITH(a.expand({3, 3}), Catch::Contains("expand") && Catch::Contains("[2, 3]"));
+  CHECK_THROWS_WITH(masked_fill(a, Tensor<bool>::zeros({3, 3}), 0.0), Catch::Contains("masked_fill"));
+  CHECK_THROWS_WITH(scaled_dot_product_attention(a.unsqueeze(0), b.unsqueeze(0), b.unsqueeze(0)),
+                    Catch::Contains("scaled_dot_product_attention"));
+  CHECK_THROWS_WITH(Tensor<int64_t>::zeros({2}).set_requires_grad(), Catch::Contains("i64"));
+  CHECK_THROWS_AS(a.to(Device::cuda(0)), Error);
+}
