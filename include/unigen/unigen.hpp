@@ -16,3 +16,4 @@
 #include "unigen/ops/loss.hpp"
 #include "unigen/ops/dropout.hpp"
 #include "unigen/ops/attention.hpp"
+#include "unigen/optim/optim.hpp"

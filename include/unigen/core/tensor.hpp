@@ -152,8 +152,8 @@ class Tensor {
   const std::shared_ptr<Impl>& impl_ptr() const { return impl_; }
 
   // Element access.
-  T at(const std::vector<int64_t>& idx) const { return data()[element_offset(idx)]; }
-  void set(const std::vector<int64_t>& idx, T v) { data()[element_offset(idx)] = v; }
+  T at(const std::vector<int64_t>& idx) const { return impl().storage.get()[element_offset(idx)]; }
+  void set(const std::vector<int64_t>& idx, T v) { impl().storage.get()[element_offset(idx)] = v; }
   T item() const {
     check(numel() == 1, "Tensor::item: tensor of shape ", shape(), " has ", numel(), " elements, not 1");
     return data()[0];

@@ -1,0 +1,101 @@
+// Autograd semantics: accumulation, zero_grad, detach, NoGrad, retain_graph, freed graphs, dtype edges.
+#include <catch2/catch.hpp>
+
+#include "unigen/unigen.hpp"
+
+using namespace unigen;
+
+TEST_CASE("backward from a scalar and with a given gradient", "[autograd]") {
+  auto x = Tensor<double>::from_vector(std::vector<double>{1, 2, 3}, {3});
+  x.set_requires_grad();
+  sum(x * x).backward();
+  REQUIRE(x.grad().to_vector() == std::vector<double>{2, 4, 6});
+  x.zero_grad();
+  REQUIRE_FALSE(x.grad().defined());
+  (x * 3.0).backward(Tensor<double>::from_vector(std::vector<double>{1, 0, 2}, {3}));
+  REQUIRE(x.grad().to_vector() == std::vector<double>{3, 0, 6});
+  CHECK_THROWS_WITH((x * 2.0).backward(), Catch::Contains("scalar") && Catch::Contains("[3]"));
+  CHECK_THROWS_WITH((x * 2.0).backward(Tensor<double>::ones({2})), Catch::Contains("[2]"));
+}
+
+TEST_CASE("gradients accumulate across backward calls and across uses", "[autograd]") {
+  auto w = Tensor<double>::full({2}, 2.0).set_requires_grad();
+  sum(w * 3.0).backward();
+  sum(w * 3.0).backward();
+  REQUIRE(w.grad().to_vector() == std::vector<double>{6, 6});
+  w.zero_grad();
+  auto y = w * w + w;  // w used twice in one graph: 2w + 1
+  sum(y).backward();
+  REQUIRE(w.grad().to_vector() == std::vector<double>{5, 5});
+}
+
+TEST_CASE("the graph is freed after backward unless retained", "[autograd]") {
+  auto w = Tensor<double>::full({2}, 1.0).set_requires_grad();
+  auto loss = sum(exp(w));
+  loss.backward(true);
+  loss.backward();
+  REQUIRE(w.grad().at({0}) == Approx(2 * std::exp(1.0)));
+  CHECK_THROWS_WITH(loss.backward(), Catch::Contains("freed") && Catch::Contains("retain_graph"));
+}
+
+TEST_CASE("detach, NoGrad and requires_grad", "[autograd]") {
+  auto w = Tensor<double>::full({2}, 1.0).set_requires_grad();
+  auto d = w.detach();
+  REQUIRE_FALSE(d.requires_grad());
+  REQUIRE(d.shares_storage(w));
+  auto y = sum(w * d);
+  y.backward();
+  REQUIRE(w.grad().to_vector() == std::vector<double>{1, 1});
+  {
+    NoGrad ng;
+    auto z = w * 2.0;
+    REQUIRE_FALSE(z.requires_grad());
+    REQUIRE(z.is_leaf());
+  }
+  REQUIRE((w * 2.0).requires_grad());
+  auto c = Tensor<double>::ones({2});
+  REQUIRE_FALSE((c * 2.0).requires_grad());
+  CHECK_THROWS_WITH(sum(c).backward(), Catch::Contains("does not require grad"));
+  // in-place updates of a leaf that requires grad are refused while recording
+  CHECK_THROWS_WITH(w.add_(c), Catch::Contains("add_") && Catch::Contains("NoGrad"));
+  {
+    NoGrad ng;
+    w.add_(c, -0.5);
+  }
+  REQUIRE(w.to_vector() == std::vector<double>{0.5, 0.5});
+}
+
+TEST_CASE("gradients flow through views into the base and across dtypes", "[autograd]") {
+  auto a = Tensor<double>::zeros({2, 3}).set_requires_grad();
+  auto row = a.select(0, 1);
+  sum(row * Tensor<double>::arange(3)).backward();
+  REQUIRE(a.grad().to_vector() == std::vector<double>{0, 0, 0, 0, 1, 2});
+  auto f = Tensor<float>::ones({2}).set_requires_grad();
+  sum(f.to<double>() * 4.0).backward();
+  REQUIRE(f.grad().dtype() == DType::f32);
+  REQUIRE(f.grad().to_vector() == std::vector<float>{4, 4});
+  auto h = Tensor<bf16>::ones({2}).set_requires_grad();
+  sum(h * h).backward();
+  REQUIRE(float(h.grad().to_vector()[0]) == 2.0f);
+}
+
+TEST_CASE("a long chain does not overflow the stack", "[autograd]") {
+  auto x = Tensor<double>::ones({1}).set_requires_grad();
+  Tensor<double> y = x;
+  for (int i = 0; i < 20000; ++i) y = y * 1.0;
+  sum(y).backward();
+  REQUIRE(x.grad().item() == 1.0);
+}
+
+TEST_CASE("gradcheck detects a wrong gradient", "[autograd][gradcheck]") {
+  // A deliberately wrong backward: forward x², backward claims 3x.
+  auto bad = [](const std::vector<Tensor<double>>& in) {
+    const auto& x = in[0];
+    Tensor<double> out = detail::map("bad", [](double v) { return v * v; }, x);
+    autograd::record("bad", out, [x](const Tensor<double>& g) { autograd::accumulate(x, g * x * 3.0); }, x);
+    return out;
+  };
+  auto r = gradcheck(bad, {Tensor<double>::rand({3}, default_generator(), 0.5, 1.0)});
+  REQUIRE_FALSE(r.ok);
+  REQUIRE(r.message.find("analytic") != std::string::npos);
+}
