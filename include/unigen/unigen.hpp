@@ -17,3 +17,5 @@
 #include "unigen/ops/dropout.hpp"
 #include "unigen/ops/attention.hpp"
 #include "unigen/optim/optim.hpp"
+#include "unigen/nn/module.hpp"
+#include "unigen/nn/layers.hpp"
