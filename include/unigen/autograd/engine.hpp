@@ -21,22 +21,39 @@ struct TypedNode : Node {
   }
 };
 
+// An op's inputs are tensors or, for ops over a runtime number of inputs (concat), vectors of tensors.
+// An undefined tensor stands for an absent optional input (a missing bias) and needs no gradient.
+template <class T>
+bool input_requires_grad(const Tensor<T>& t) {
+  return t.defined() && t.requires_grad();
+}
+template <class T>
+bool input_requires_grad(const std::vector<Tensor<T>>& ts) {
+  for (const auto& t : ts)
+    if (t.requires_grad()) return true;
+  return false;
+}
+template <class T>
+void add_edges(Node& n, const Tensor<T>& t) {
+  if (t.defined() && t.grad_fn()) n.next.push_back(t.grad_fn());
+}
+template <class T>
+void add_edges(Node& n, const std::vector<Tensor<T>>& ts) {
+  for (const auto& t : ts) add_edges(n, t);
+}
 template <class... In>
 bool any_requires_grad(const In&... ins) {
-  return (ins.requires_grad() || ...);
+  return (input_requires_grad(ins) || ...);
 }
 
-// Records `out` as produced by op `name` from `ins`: in backward, fn(grad_of_out) is called and must
+// Records `out` as produced by op `name` from `ins` (tensors or vectors of tensors): in backward, fn(grad_of_out) is called and must
 // accumulate each input's gradient. Records nothing when grad mode is off or no input needs a gradient.
 template <class T, class F, class... In>
 void record(const char* name, Tensor<T>& out, F fn, const In&... ins) {
   if (!GradMode::enabled() || !any_requires_grad(ins...)) return;
   auto node = std::make_shared<TypedNode<T>>();
   node->name = name;
-  auto add_edge = [&](const auto& in) {
-    if (in.grad_fn()) node->next.push_back(in.grad_fn());
-  };
-  (add_edge(ins), ...);
+  (add_edges(*node, ins), ...);
   TypedNode<T>* self = node.get();
   node->apply = [self, fn = std::move(fn)]() { fn(self->grad); };
   out.impl().grad_fn = node;
@@ -47,7 +64,7 @@ void record(const char* name, Tensor<T>& out, F fn, const In&... ins) {
 // leaf's .grad(). Inputs that need no gradient are skipped.
 template <class T>
 void accumulate(const Tensor<T>& input, const Tensor<T>& grad) {
-  if (!input.requires_grad()) return;
+  if (!input_requires_grad(input)) return;
   check(grad.shape() == input.shape(), "autograd: gradient of shape ", grad.shape(), " for an input of shape ",
         input.shape(), (input.grad_fn() ? " (produced by " + input.grad_fn()->name + ")" : std::string()));
   NoGrad guard;

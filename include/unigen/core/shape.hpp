@@ -54,4 +54,13 @@ inline Shape broadcast_strides(const Shape& s, const Shape& st, const Shape& to)
   return r;
 }
 
+// A pair of sizes for the two spatial dims (kernel, stride, padding); one int means both.
+struct Size2 {
+  int64_t h = 0, w = 0;
+  Size2() = default;
+  Size2(int64_t v) : h(v), w(v) {}
+  Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+  Shape shape() const { return {h, w}; }
+};
+
 }  // namespace unigen

@@ -174,7 +174,8 @@ class Tensor {
     T* dst = out.data();
     int64_t i = 0;
     cpu::strided_for_each<1>(shape(), {strides().data()}, {offset()}, [&](auto o) { dst[i++] = src[o[0]]; });
-    autograd::record("clone", out, [a = *this](const Tensor& g) { autograd::accumulate(a, g); }, *this);
+    if constexpr (Floating<T>)
+      autograd::record("clone", out, [a = *this](const Tensor& g) { autograd::accumulate(a, g); }, *this);
     return out;
   }
   Tensor contiguous() const { return is_contiguous() ? *this : clone(); }
@@ -217,7 +218,7 @@ class Tensor {
       s[i] = shape()[p];
       st[i] = strides()[p];
     }
-    return make_view(s, st, offset(), "permute", [perm](const Tensor& a, const Tensor& g) {
+    return make_view(s, st, offset(), "permute", [perm](const auto& a, const auto& g) {
       std::vector<int64_t> inv(perm.size());
       for (size_t i = 0; i < perm.size(); ++i) inv[size_t(norm_dim(perm[i], a.dim(), "permute"))] = int64_t(i);
       return g.permute(inv);
@@ -244,8 +245,8 @@ class Tensor {
     s[d] = (end - start + step - 1) / step;
     st[d] *= step;
     return make_view(s, st, offset() + start * strides()[d], "slice",
-                     [d, start, end, step](const Tensor& a, const Tensor& g) {
-                       Tensor ga = zeros(a.shape());
+                     [d, start, end, step](const auto& a, const auto& g) {
+                       auto ga = zeros(a.shape());
                        ga.slice(d, start, end, step).copy_(g);
                        return ga;
                      });
@@ -273,7 +274,7 @@ class Tensor {
       check(have == s[i] || have == 1, "expand: cannot expand shape ", shape(), " to ", s);
       st[i] = have == s[i] ? strides()[i - off] : 0;
     }
-    return make_view(s, st, offset(), "expand", [](const Tensor& a, const Tensor& g) { return sum_to(g, a.shape()); });
+    return make_view(s, st, offset(), "expand", [](const auto& a, const auto& g) { return sum_to(g, a.shape()); });
   }
   Tensor squeeze(int64_t d) const {
     d = norm_dim(d, dim(), "squeeze");
@@ -345,8 +346,9 @@ class Tensor {
       int64_t i = 0;
       cpu::strided_for_each<1>(shape(), {strides().data()}, {offset()},
                                [&](auto o) { dst[i++] = U(static_cast<acc_t<T>>(src[o[0]])); });
-      autograd::record("to_dtype", out, [a = *this](const Tensor<U>& g) { autograd::accumulate(a, g.template to<T>()); },
-                       *this);
+      if constexpr (Floating<T> && Floating<U>)
+        autograd::record("to_dtype", out, [a = *this](const Tensor<U>& g) { autograd::accumulate(a, g.template to<T>()); },
+                         *this);
       return out;
     }
   }
@@ -460,12 +462,13 @@ class Tensor {
     out.impl().shape = s;
     out.impl().strides = st;
     out.impl().offset = off;
-    autograd::record(op, out, [a = *this, adjoint](const Tensor& g) { autograd::accumulate(a, adjoint(a, g)); }, *this);
+    if constexpr (Floating<T>)
+      autograd::record(op, out, [a = *this, adjoint](const Tensor& g) { autograd::accumulate(a, adjoint(a, g)); }, *this);
     return out;
   }
   // Views that keep the element order (view, reshape, squeeze, unsqueeze): the gradient is reshaped back.
   Tensor make_view(const Shape& s, const Shape& st, int64_t off, const char* op) const {
-    return make_view(s, st, off, op, [](const Tensor& a, const Tensor& g) { return g.reshape(a.shape()); });
+    return make_view(s, st, off, op, [](const auto& a, const auto& g) { return g.reshape(a.shape()); });
   }
   void check_inplace(const char* op) const {
     check(!(autograd::GradMode::enabled() && (impl().requires_grad || impl().grad_fn)), op,

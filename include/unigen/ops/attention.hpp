@@ -1,37 +1,201 @@
 #pragma once
-// Scaled dot-product attention with a boolean mask and a causal flag.
+// Scaled dot-product attention with a boolean mask and a causal flag: a fused CPU kernel that holds one
+// block of query rows' scores at a time (forward and backward), and the composition of basic ops that
+// it is tested and benchmarked against.
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "unigen/ops/matmul.hpp"
 #include "unigen/ops/softmax.hpp"
 
 namespace unigen {
 
-// q: [..., Tq, d], k: [..., Tk, d], v: [..., Tk, dv] -> [..., Tq, dv].
+namespace detail {
+
+// The shapes and mask of one attention call, resolved: batch dims flattened to BH, and for each of
+// the BH slices the offset of its [Tq, Tk] mask (the mask may broadcast over any dims).
+struct AttentionGeometry {
+  int64_t BH = 0, Tq = 0, Tk = 0, d = 0, dv = 0;
+  Shape batch;
+  double scale = 1.0;
+  bool causal = false;
+  Tensor<bool> mask;                 // expanded to [batch..., Tq, Tk] (a view), or undefined
+  std::vector<int64_t> mask_offset;  // per slice
+  int64_t mask_rs = 0, mask_cs = 0;  // row and column strides of the mask
+  bool allowed(int64_t b, int64_t i, int64_t j) const {
+    if (causal && j > i) return false;
+    return !mask.defined() || mask.impl().storage.get()[mask_offset[size_t(b)] + i * mask_rs + j * mask_cs];
+  }
+};
+
+template <class T>
+AttentionGeometry attention_geometry(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                                     const Tensor<bool>& mask, bool causal, double scale) {
+  const char* op = "scaled_dot_product_attention";
+  check(q.dim() >= 2 && k.dim() == q.dim() && v.dim() == q.dim(), op, ": q ", q.shape(), ", k ", k.shape(), ", v ",
+        v.shape(), " must have the same rank >= 2");
+  check(q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2), op, ": q ", q.shape(), ", k ", k.shape(), ", v ",
+        v.shape(), " do not match");
+  AttentionGeometry g;
+  g.Tq = q.size(-2), g.Tk = k.size(-2), g.d = q.size(-1), g.dv = v.size(-1);
+  Shape qb(q.shape().begin(), q.shape().end() - 2), kb(k.shape().begin(), k.shape().end() - 2),
+      vb(v.shape().begin(), v.shape().end() - 2);
+  g.batch = broadcast_shapes(broadcast_shapes(qb, kb, op), vb, op);
+  g.BH = numel_of(g.batch);
+  g.scale = scale > 0 ? scale : 1.0 / std::sqrt(double(g.d));
+  g.causal = causal;
+  if (mask.defined()) {
+    Shape full = g.batch;
+    full.push_back(g.Tq);
+    full.push_back(g.Tk);
+    check(broadcast_shapes(full, mask.shape(), op) == full, op, ": mask ", mask.shape(), " does not broadcast to scores ",
+          full);
+    g.mask = mask.expand(full);
+    g.mask_rs = g.mask.stride(-2), g.mask_cs = g.mask.stride(-1);
+    Shape bst(g.mask.strides().begin(), g.mask.strides().end() - 2);
+    cpu::strided_for_each<1>(g.batch, {bst.data()}, {g.mask.offset()},
+                             [&](const std::array<int64_t, 1>& o) { g.mask_offset.push_back(o[0]); });
+  }
+  return g;
+}
+
+// x: [..., T, c] broadcast to [batch..., T, c] and copied densely as [BH, T, c] in compute type A.
+template <class A, class T>
+Tensor<A> attention_operand(const Tensor<T>& x, const Shape& batch) {
+  Shape s = batch;
+  s.push_back(x.size(-2));
+  s.push_back(x.size(-1));
+  Tensor<A> r = x.detach().expand(s).template to<A>().contiguous();
+  return r.view({numel_of(batch), x.size(-2), x.size(-1)});
+}
+
+constexpr int64_t kAttentionRowBlock = 64;  // query rows whose scores are held at once
+
+// Forward on dense [BH, T, c] operands: o = softmax(scale·q·kᵀ masked)·v, and lse (log-sum-exp of each
+// row's scaled, masked scores; -inf for a row that may attend to nothing, whose output is 0).
+template <class A>
+void attention_forward(const AttentionGeometry& g, const A* q, const A* k, const A* v, A* o, A* lse) {
+  const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = kAttentionRowBlock;
+  const int64_t nblk = (Tq + RB - 1) / RB;
+  const A ninf = -std::numeric_limits<A>::infinity();
+#pragma omp parallel
+  {
+    std::vector<A> s(static_cast<size_t>(RB * Tk));
+#pragma omp for schedule(static)
+    for (int64_t job = 0; job < g.BH * nblk; ++job) {
+      const int64_t b = job / nblk, r0 = (job % nblk) * RB, rb = std::min(RB, Tq - r0);
+      const A* qb = q + (b * Tq + r0) * d;
+      gemm<A>(false, true, rb, Tk, d, g.scale, qb, d, k + b * Tk * d, d, 0.0, s.data(), Tk);
+      for (int64_t i = 0; i < rb; ++i) {
+        A* row = s.data() + i * Tk;
+        A m = ninf;
+        for (int64_t j = 0; j < Tk; ++j) {
+          if (!g.allowed(b, r0 + i, j)) row[j] = ninf;
+          m = std::max(m, row[j]);
+        }
+        A sum = 0;
+        for (int64_t j = 0; j < Tk; ++j) sum += (row[j] = m == ninf ? A(0) : std::exp(row[j] - m));
+        lse[b * Tq + r0 + i] = m == ninf ? ninf : m + std::log(sum);
+        const A inv = m == ninf ? A(0) : A(1) / sum;
+        for (int64_t j = 0; j < Tk; ++j) row[j] *= inv;
+      }
+      gemm<A>(false, false, rb, dv, Tk, 1.0, s.data(), Tk, v + b * Tk * dv, dv, 0.0, o + (b * Tq + r0) * dv, dv);
+    }
+  }
+}
+
+// Backward: from do, recomputes each block's probabilities from lse and accumulates dq, dk, dv
+// (dense [BH, T, c], zero-initialised). With D_i = Σ_c do_ic·o_ic:
+//   dv += pᵀ·do;  dp = do·vᵀ;  ds = p∘(dp − D);  dq = scale·ds·k;  dk += scale·dsᵀ·q.
+template <class A>
+void attention_backward(const AttentionGeometry& g, const A* q, const A* k, const A* v, const A* o, const A* lse,
+                        const A* dout, A* dq, A* dk, A* dvv) {
+  const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = kAttentionRowBlock;
+  const A ninf = -std::numeric_limits<A>::infinity();
+#pragma omp parallel
+  {
+    std::vector<A> p(static_cast<size_t>(RB * Tk)), dp(static_cast<size_t>(RB * Tk)), D(static_cast<size_t>(RB));
+    // one thread per slice, so the dk and dv accumulations of a slice never race
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < g.BH; ++b) {
+      for (int64_t r0 = 0; r0 < Tq; r0 += RB) {
+        const int64_t rb = std::min(RB, Tq - r0);
+        const A *qb = q + (b * Tq + r0) * d, *ob = o + (b * Tq + r0) * dv, *dob = dout + (b * Tq + r0) * dv;
+        gemm<A>(false, true, rb, Tk, d, g.scale, qb, d, k + b * Tk * d, d, 0.0, p.data(), Tk);
+        for (int64_t i = 0; i < rb; ++i) {
+          const A l = lse[b * Tq + r0 + i];
+          A* row = p.data() + i * Tk;
+          for (int64_t j = 0; j < Tk; ++j)
+            row[j] = (l == ninf || !g.allowed(b, r0 + i, j)) ? A(0) : std::exp(row[j] - l);
+          A acc = 0;
+          for (int64_t c = 0; c < dv; ++c) acc += dob[i * dv + c] * ob[i * dv + c];
+          D[size_t(i)] = acc;
+        }
+        gemm<A>(true, false, Tk, dv, rb, 1.0, p.data(), Tk, dob, dv, 1.0, dvv + b * Tk * dv, dv);
+        gemm<A>(false, true, rb, Tk, dv, 1.0, dob, dv, v + b * Tk * dv, dv, 0.0, dp.data(), Tk);
+        for (int64_t i = 0; i < rb; ++i)
+          for (int64_t j = 0; j < Tk; ++j) p[size_t(i * Tk + j)] *= dp[size_t(i * Tk + j)] - D[size_t(i)];
+        gemm<A>(false, false, rb, d, Tk, g.scale, p.data(), Tk, k + b * Tk * d, d, 0.0, dq + (b * Tq + r0) * d, d);
+        gemm<A>(true, false, Tk, d, rb, g.scale, p.data(), Tk, qb, d, 1.0, dk + b * Tk * d, d);
+      }
+    }
+  }
+}
+
+// The same attention as a composition of basic ops (matmul, masked_fill, softmax, matmul): the
+// reference the fused kernel is tested and benchmarked against. Materialises all T×T scores.
+template <Floating T>
+Tensor<T> attention_composed(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Tensor<bool>& mask = {},
+                             bool causal = false, double scale = 0.0) {
+  AttentionGeometry g = attention_geometry(q, k, v, mask, causal, scale);
+  Tensor<T> s = mul(matmul(q, k.mT()), g.scale);
+  Tensor<bool> keep = mask;
+  if (causal) {
+    Tensor<bool> tri = Tensor<bool>::empty({g.Tq, g.Tk});
+    for (int64_t i = 0; i < g.Tq; ++i)
+      for (int64_t j = 0; j < g.Tk; ++j) tri.data()[i * g.Tk + j] = j <= i;
+    keep = keep.defined() ? logical_and(keep, tri) : tri;
+  }
+  if (keep.defined()) s = masked_fill(s, logical_not(keep), -std::numeric_limits<double>::infinity());
+  return matmul(softmax(s, -1), v);
+}
+
+}  // namespace detail
+
+// q: [..., Tq, d], k: [..., Tk, d], v: [..., Tk, dv] -> [..., Tq, dv] (batch dims broadcast).
 // mask: bool, broadcastable to [..., Tq, Tk], true = may attend (undefined = all); causal: query i sees
 // keys j <= i. A query that may attend to nothing gets a zero output. scale <= 0 means 1/sqrt(d).
 template <Floating T>
 Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                                        const Tensor<bool>& mask = {}, bool causal = false, double scale = 0.0) {
-  check(q.dim() >= 2 && k.dim() == q.dim() && v.dim() == q.dim(), "scaled_dot_product_attention: q ", q.shape(),
-        ", k ", k.shape(), ", v ", v.shape(), " must have the same rank >= 2");
-  check(q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2), "scaled_dot_product_attention: q ", q.shape(), ", k ",
-        k.shape(), ", v ", v.shape(), " do not match");
-  const int64_t Tq = q.size(-2), Tk = k.size(-2);
-  if (scale <= 0) scale = 1.0 / std::sqrt(double(q.size(-1)));
-  Tensor<T> s = mul(matmul(q, k.mT()), scale);
-  Tensor<bool> keep = mask;
-  if (keep.defined())
-    check(broadcast_shapes(s.shape(), keep.shape(), "scaled_dot_product_attention") == s.shape(),
-          "scaled_dot_product_attention: mask ", keep.shape(), " does not broadcast to scores ", s.shape());
-  if (causal) {
-    Tensor<bool> tri = Tensor<bool>::empty({Tq, Tk});
-    for (int64_t i = 0; i < Tq; ++i)
-      for (int64_t j = 0; j < Tk; ++j) tri.data()[i * Tk + j] = j <= i;
-    keep = keep.defined() ? logical_and(keep, tri) : tri;
-  }
-  if (keep.defined()) s = masked_fill(s, logical_not(keep), -std::numeric_limits<double>::infinity());
-  return matmul(softmax(s, -1), v);
+  using A = acc_t<T>;
+  detail::require_cpu("scaled_dot_product_attention", q, k, v);
+  detail::AttentionGeometry g = detail::attention_geometry(q, k, v, mask, causal, scale);
+  Tensor<A> qa = detail::attention_operand<A>(q, g.batch), ka = detail::attention_operand<A>(k, g.batch),
+            va = detail::attention_operand<A>(v, g.batch);
+  Tensor<A> o = Tensor<A>::empty({g.BH, g.Tq, g.dv}), lse = Tensor<A>::empty({g.BH, g.Tq});
+  detail::attention_forward<A>(g, qa.data(), ka.data(), va.data(), o.data(), lse.data());
+  Shape os = g.batch;
+  os.push_back(g.Tq);
+  os.push_back(g.dv);
+  Tensor<T> out = o.view(os).template to<T>();
+  autograd::record("scaled_dot_product_attention", out, [q, k, v, g, qa, ka, va, o, lse](const Tensor<T>& grad) {
+    Tensor<A> dout = detail::attention_operand<A>(grad, g.batch);
+    Tensor<A> dq = Tensor<A>::zeros(qa.shape()), dk = Tensor<A>::zeros(ka.shape()), dvv = Tensor<A>::zeros(va.shape());
+    detail::attention_backward<A>(g, qa.data(), ka.data(), va.data(), o.data(), lse.data(), dout.data(), dq.data(),
+                                  dk.data(), dvv.data());
+    auto back = [&](const Tensor<T>& x, const Tensor<A>& gx) {
+      Shape s = g.batch;
+      s.push_back(x.size(-2));
+      s.push_back(x.size(-1));
+      autograd::accumulate(x, sum_to(gx.view(s).template to<T>(), x.shape()));
+    };
+    back(q, dq);
+    back(k, dk);
+    back(v, dvv);
+  }, q, k, v);
+  return out;
 }
 
 }  // namespace unigen

@@ -141,7 +141,7 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& bias =
     if (x.requires_grad()) autograd::accumulate(x, detail::matmul_kernel(g2, w).view(x.shape()));
     if (w.requires_grad()) autograd::accumulate(w, detail::matmul_kernel(g2.mT(), x.reshape({-1, in})));
     if (bias.defined() && bias.requires_grad()) autograd::accumulate(bias, sum(g2, {0}));
-  }, x, w, bias.defined() ? bias : Tensor<T>::zeros({0}));
+  }, x, w, bias);
   return out;
 }
 

@@ -64,7 +64,7 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = {}, const Ten
     for (int64_t j = 0; j < D; ++j) gw.data()[j] = T(gwa[size_t(j)]), gb.data()[j] = T(gba[size_t(j)]);
     if (weight.defined()) autograd::accumulate(weight, gw);
     if (bias.defined()) autograd::accumulate(bias, gb);
-  }, x, weight.defined() ? weight : Tensor<T>::zeros({0}), bias.defined() ? bias : Tensor<T>::zeros({0}));
+  }, x, weight, bias);
   return y;
 }
 
