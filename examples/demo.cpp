@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unigen-demo: --steps must be at least 1\n");
     return 2;
   }
-  Generator g(uint64_t(seed));
+  Generator g(static_cast<uint64_t>(seed));
   Tensor<float> x, xt;
   Tensor<int64_t> y, yt;
   spirals(200, g, x, y);

@@ -1,6 +1,7 @@
 #pragma once
 // The loop every strided CPU kernel is built on: visit all indices of a shape, tracking one offset per operand.
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
