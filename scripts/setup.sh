@@ -12,7 +12,7 @@ packages=(
   libstb-dev                         # image load/resize/write
   libopenblas-dev libdnnl-dev        # benchmark peers
   dataset-fashion-mnist              # Fashion-MNIST (IDX files)
-  clang libclang-rt-14-dev           # libFuzzer targets
+  clang libclang-rt-14-dev libomp-dev  # libFuzzer targets (clang, its sanitizer runtime and OpenMP)
   nodejs npm                         # npm pack for the emoji packages (scripts/fetch-data.sh)
 )
 
