@@ -19,8 +19,10 @@ jobs=$(nproc)
 if [ $sanitize -eq 1 ]; then
   dir=build-asan
   # no -Werror here: GCC 12 gives false -Wmaybe-uninitialized warnings inside libstdc++ under ASan;
-  # the normal build is the one that holds the code to zero warnings
-  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DUNIGEN_SANITIZE=ON -DUNIGEN_WERROR=OFF -DUNIGEN_BUILD_BENCHMARKS=OFF)
+  # the normal build is the one that holds the code to zero warnings. No CUDA either: the sanitizers
+  # are for host code, and the normal build already compiles the CUDA targets.
+  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DUNIGEN_SANITIZE=ON -DUNIGEN_WERROR=OFF -DUNIGEN_BUILD_BENCHMARKS=OFF
+         -DUNIGEN_CUDA=OFF)
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else
