@@ -2,6 +2,7 @@
 // Scaled dot-product attention with a boolean mask and a causal flag: a fused CPU kernel that holds one
 // block of query rows' scores at a time (forward and backward), and the composition of basic ops that
 // it is tested and benchmarked against.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -70,6 +71,18 @@ Tensor<A> attention_operand(const Tensor<T>& x, const Shape& batch) {
   return r.view({numel_of(batch), x.size(-2), x.size(-1)});
 }
 
+// Sets to -inf the scores row: [Tk] of query i in slice b that it may not attend to (g.allowed, a row at a time).
+template <class A>
+void mask_scores_row(const AttentionGeometry& g, int64_t b, int64_t i, A* row) {
+  const A ninf = -std::numeric_limits<A>::infinity();
+  if (g.causal && i + 1 < g.Tk) std::fill(row + i + 1, row + g.Tk, ninf);
+  if (!g.mask.defined()) return;
+  const bool* m = g.mask.impl().storage.get() + g.mask_offset[size_t(b)] + i * g.mask_rs;
+  const int64_t end = g.causal ? std::min(i + 1, g.Tk) : g.Tk;
+  for (int64_t j = 0; j < end; ++j)
+    if (!m[j * g.mask_cs]) row[j] = ninf;
+}
+
 constexpr int64_t kAttentionRowBlock = 64;  // query rows whose scores are held at once
 
 // Forward on dense [BH, T, c] operands: o = softmax(scale·q·kᵀ masked)·v, and lse (log-sum-exp of each
@@ -89,15 +102,16 @@ void attention_forward(const AttentionGeometry& g, const A* q, const A* k, const
       gemm<A>(false, true, rb, Tk, d, g.scale, qb, d, k + b * Tk * d, d, 0.0, s.data(), Tk);
       for (int64_t i = 0; i < rb; ++i) {
         A* row = s.data() + i * Tk;
-        A m = ninf;
-        for (int64_t j = 0; j < Tk; ++j) {
-          if (!g.allowed(b, r0 + i, j)) row[j] = ninf;
-          m = std::max(m, row[j]);
+        mask_scores_row(g, b, r0 + i, row);
+        const A m = cpu::row_max(row, Tk);
+        if (m == ninf) {
+          std::fill(row, row + Tk, A(0));
+          lse[b * Tq + r0 + i] = ninf;
+          continue;
         }
-        A sum = 0;
-        for (int64_t j = 0; j < Tk; ++j) sum += (row[j] = m == ninf ? A(0) : std::exp(row[j] - m));
-        lse[b * Tq + r0 + i] = m == ninf ? ninf : m + std::log(sum);
-        const A inv = m == ninf ? A(0) : A(1) / sum;
+        const A sum = cpu::row_exp_sum(row, row, Tk, m);
+        lse[b * Tq + r0 + i] = m + std::log(sum);
+        const A inv = A(1) / sum;
         for (int64_t j = 0; j < Tk; ++j) row[j] *= inv;
       }
       gemm<A>(false, false, rb, dv, Tk, 1.0, s.data(), Tk, v + b * Tk * dv, dv, 0.0, o + (b * Tq + r0) * dv, dv);
@@ -126,11 +140,12 @@ void attention_backward(const AttentionGeometry& g, const A* q, const A* k, cons
         for (int64_t i = 0; i < rb; ++i) {
           const A l = lse[b * Tq + r0 + i];
           A* row = p.data() + i * Tk;
-          for (int64_t j = 0; j < Tk; ++j)
-            row[j] = (l == ninf || !g.allowed(b, r0 + i, j)) ? A(0) : std::exp(row[j] - l);
-          A acc = 0;
-          for (int64_t c = 0; c < dv; ++c) acc += dob[i * dv + c] * ob[i * dv + c];
-          D[size_t(i)] = acc;
+          mask_scores_row(g, b, r0 + i, row);
+          if (l == ninf)
+            std::fill(row, row + Tk, A(0));
+          else
+            cpu::row_exp_sum(row, row, Tk, l);
+          D[size_t(i)] = cpu::row_dot(dob + i * dv, ob + i * dv, dv);
         }
         gemm<A>(true, false, Tk, dv, rb, 1.0, p.data(), Tk, dob, dv, 1.0, dvv + b * Tk * dv, dv);
         gemm<A>(false, true, rb, Tk, dv, 1.0, dob, dv, v + b * Tk * dv, dv, 0.0, dp.data(), Tk);

@@ -2,9 +2,12 @@
 // Elementwise ops with NumPy broadcasting: arithmetic, activations, comparisons, where/masked_fill.
 // Each op is its forward function and its derivative, side by side; unary_op / binary_op record the
 // backward from them.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "unigen/backend/cpu/vec_math.hpp"
 #include "unigen/ops/map.hpp"
 
 namespace unigen {
@@ -117,9 +120,36 @@ template <class T> Tensor<T> silu(const Tensor<T>& a) {
     return s * (1 + x * (1 - s));
   });
 }
+namespace detail {
+
+// GELU on float tensors with the vectorised Φ of backend/cpu/vec_math.hpp: a: any shape -> same shape.
+inline Tensor<float> gelu_f32(const Tensor<float>& a) {
+  require_cpu("gelu", a);
+  Tensor<float> x = a.detach().contiguous(), y = Tensor<float>::empty(a.shape());
+  auto chunks = [](int64_t n, auto f) {
+    constexpr int64_t C = 4096;
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+    for (int64_t i = 0; i < n; i += C) f(i, std::min(C, n - i));
+  };
+  chunks(x.numel(), [&](int64_t i, int64_t len) {
+    cpu::map_row(x.data() + i, y.data() + i, len, [](auto v) { return cpu::gelu_v(v); });
+  });
+  autograd::record("gelu", y, [a, x, chunks](const Tensor<float>& g) {
+    Tensor<float> gc = g.contiguous(), gx = Tensor<float>::empty(x.shape());
+    chunks(x.numel(), [&](int64_t i, int64_t len) {
+      cpu::map_row(x.data() + i, gc.data() + i, gx.data() + i, len, [](auto v, auto gv) { return gv * cpu::gelu_grad_v(v); });
+    });
+    autograd::accumulate(a, gx);
+  }, a);
+  return y;
+}
+
+}  // namespace detail
+
 // GELU, exact form: x·Φ(x).
 template <class T> Tensor<T> gelu(const Tensor<T>& a) {
   using A = acc_t<T>;
+  if constexpr (std::is_same_v<T, float>) return detail::gelu_f32(a);
   return detail::unary_op("gelu", a, [](auto x) { return A(0.5) * x * (1 + std::erf(x * A(M_SQRT1_2))); },
                           [](auto x, auto) {
                             return A(0.5) * (1 + std::erf(x * A(M_SQRT1_2))) +

@@ -1,11 +1,46 @@
 #pragma once
 // layer_norm over the last dim.
 #include <cmath>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "unigen/ops/softmax.hpp"
 
 namespace unigen {
+
+namespace detail {
+
+// One row of layer_norm, x, y, w, b: [n]: y = (x − mean)·rstd·w + b; returns {mean, rstd}.
+template <class T>
+std::pair<acc_t<T>, acc_t<T>> layer_norm_row(const T* x, T* y, const T* w, const T* b, int64_t n, double eps) {
+  using A = acc_t<T>;
+  const A m = cpu::row_sum(x, n) / A(n);
+  const A rstd = A(1) / std::sqrt(cpu::row_sq_dev(x, n, m) / A(n) + A(eps));
+  for (int64_t j = 0; j < n; ++j) y[j] = T((A(x[j]) - m) * rstd * A(w[j]) + A(b[j]));
+  return {m, rstd};
+}
+
+// Backward of one row, x, g, w, gx: [n], scratch: [2n]; adds this row's g·xhat and g into gw, gb: [n].
+// xhat = (x − m)·rstd, gy = g·w: gx = rstd·(gy − mean(gy) − xhat·mean(gy·xhat)).
+template <class T>
+void layer_norm_backward_row(const T* x, const T* g, const T* w, T* gx, int64_t n, acc_t<T> m, acc_t<T> rstd,
+                             acc_t<T>* gw, acc_t<T>* gb, acc_t<T>* scratch) {
+  using A = acc_t<T>;
+  A *xh = scratch, *gy = scratch + n;
+  for (int64_t j = 0; j < n; ++j) {
+    xh[j] = (A(x[j]) - m) * rstd;
+    gy[j] = A(g[j]) * A(w[j]);
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    gw[j] += A(g[j]) * xh[j];
+    gb[j] += A(g[j]);
+  }
+  const A s1 = cpu::row_sum(gy, n) / A(n), s2 = cpu::row_dot(gy, xh, n) / A(n);
+  for (int64_t j = 0; j < n; ++j) gx[j] = T(rstd * (gy[j] - s1 - xh[j] * s2));
+}
+
+}  // namespace detail
 
 // x: [..., D], weight/bias: [D] (undefined = none) -> [..., D]; (x − mean)/sqrt(var + eps)·weight + bias,
 // the variance biased (divided by D).
@@ -23,44 +58,30 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = {}, const Ten
   auto stats = std::make_shared<std::vector<A>>(size_t(2 * rows));  // mean, rstd per row
   Tensor<T> y = detail::along_last("layer_norm", -1, [&](int64_t, int64_t n, T* out, const T* in) {
     const T *wp = w.data(), *bp = b.data();
+    A* st = stats->data();
 #pragma omp parallel for if (rows * n > (1 << 15)) schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* xr = in + r * n;
-      A m = 0, v = 0;
-      for (int64_t j = 0; j < n; ++j) m += A(xr[j]);
-      m /= A(n);
-      for (int64_t j = 0; j < n; ++j) v += (A(xr[j]) - m) * (A(xr[j]) - m);
-      A rstd = A(1) / std::sqrt(v / A(n) + A(eps));
-      (*stats)[size_t(2 * r)] = m;
-      (*stats)[size_t(2 * r + 1)] = rstd;
-      for (int64_t j = 0; j < n; ++j) out[r * n + j] = T((A(xr[j]) - m) * rstd * A(wp[j]) + A(bp[j]));
-    }
+    for (int64_t r = 0; r < rows; ++r)
+      std::tie(st[2 * r], st[2 * r + 1]) = detail::layer_norm_row(in + r * n, out + r * n, wp, bp, n, eps);
   }, x);
   autograd::record("layer_norm", y, [x, weight, bias, w, stats, D, rows](const Tensor<T>& g) {
-    // xhat = (x − m)·rstd; gx = rstd·(gy − mean(gy) − xhat·mean(gy·xhat)) with gy = g·w
-    Tensor<T> gw = Tensor<T>::zeros({D}), gb = Tensor<T>::zeros({D});
+    // each thread sums its rows' gw, gb contributions privately; the totals are added up at the end
     std::vector<A> gwa(size_t(D), A(0)), gba(size_t(D), A(0));
     Tensor<T> gx = detail::along_last("layer_norm", -1, [&](int64_t, int64_t n, T* out, const T* xv, const T* gv) {
       const T* wp = w.data();
-      for (int64_t r = 0; r < rows; ++r) {
-        const T *xr = xv + r * n, *gr = gv + r * n;
-        A m = (*stats)[size_t(2 * r)], rstd = (*stats)[size_t(2 * r + 1)], s1 = 0, s2 = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          A xh = (A(xr[j]) - m) * rstd, gy = A(gr[j]) * A(wp[j]);
-          s1 += gy;
-          s2 += gy * xh;
-          gwa[size_t(j)] += A(gr[j]) * xh;
-          gba[size_t(j)] += A(gr[j]);
-        }
-        s1 /= A(n);
-        s2 /= A(n);
-        for (int64_t j = 0; j < n; ++j) {
-          A xh = (A(xr[j]) - m) * rstd;
-          out[r * n + j] = T(rstd * (A(gr[j]) * A(wp[j]) - s1 - xh * s2));
-        }
+      const A* st = stats->data();
+#pragma omp parallel if (rows * n > (1 << 15))
+      {
+        std::vector<A> part(size_t(4 * n), A(0));  // gw, gb, scratch
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; ++r)
+          detail::layer_norm_backward_row(xv + r * n, gv + r * n, wp, out + r * n, n, st[2 * r], st[2 * r + 1],
+                                          part.data(), part.data() + n, part.data() + 2 * n);
+#pragma omp critical(unigen_layer_norm_backward)
+        for (int64_t j = 0; j < n; ++j) gwa[size_t(j)] += part[size_t(j)], gba[size_t(j)] += part[size_t(n + j)];
       }
     }, x, g);
     autograd::accumulate(x, gx);
+    Tensor<T> gw = Tensor<T>::empty({D}), gb = Tensor<T>::empty({D});
     for (int64_t j = 0; j < D; ++j) gw.data()[j] = T(gwa[size_t(j)]), gb.data()[j] = T(gba[size_t(j)]);
     if (weight.defined()) autograd::accumulate(weight, gw);
     if (bias.defined()) autograd::accumulate(bias, gb);

@@ -2,7 +2,9 @@
 // softmax and log_softmax along a dim, one pass for the max and the sum per row.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "unigen/backend/cpu/vec_math.hpp"
 #include "unigen/ops/map.hpp"
 
 namespace unigen {
@@ -23,47 +25,56 @@ Tensor<T> along_last(const char* op, int64_t dim, F f, const Tensor<T>& x, const
   return out.transpose(dim, -1);
 }
 
-// One row of softmax (log = false) or log_softmax (log = true). A row that is entirely -inf (fully
-// masked attention) gives zeros rather than NaN.
+// One row of softmax (log = false) or log_softmax (log = true), x, y: [n]: a pass for the max, one
+// for exp and its sum, one to scale (or shift). A row that is entirely -inf (fully masked attention)
+// gives zeros rather than NaN.
 template <class T>
 void softmax_row(const T* x, T* y, int64_t n, bool log) {
   using A = acc_t<T>;
-  A m = -std::numeric_limits<A>::infinity();
-  for (int64_t j = 0; j < n; ++j) m = std::max(m, A(x[j]));
+  const A m = cpu::row_max(x, n);
   if (m == -std::numeric_limits<A>::infinity()) {
     for (int64_t j = 0; j < n; ++j) y[j] = T(log ? m : A(0));
     return;
   }
-  A s = 0;
-  for (int64_t j = 0; j < n; ++j) s += std::exp(A(x[j]) - m);
+  // exp is stored in y and scaled in place when T is its own compute type; bf16/f16 recompute it
+  // rather than round it twice
+  constexpr bool keep = std::is_same_v<T, A>;
+  const A s = cpu::row_exp_sum(x, log || !keep ? nullptr : y, n, m);
   if (log) {
-    A ls = m + std::log(s);
+    const A ls = m + std::log(s);
     for (int64_t j = 0; j < n; ++j) y[j] = T(A(x[j]) - ls);
   } else {
-    A inv = A(1) / s;
-    for (int64_t j = 0; j < n; ++j) y[j] = T(std::exp(A(x[j]) - m) * inv);
+    const A inv = A(1) / s;
+    for (int64_t j = 0; j < n; ++j) y[j] = T((keep ? A(y[j]) : cpu::exp_acc(A(x[j]) - m)) * inv);
+  }
+}
+
+// Backward of one row, y (the forward's output), g, gx: [n]. softmax: gx = y·(g − Σ g·y);
+// log_softmax: gx = g − exp(y)·Σ g.
+template <class T>
+void softmax_backward_row(const T* y, const T* g, T* gx, int64_t n, bool log) {
+  using A = acc_t<T>;
+  if (log) {
+    constexpr bool keep = std::is_same_v<T, A>;  // as in softmax_row
+    const A s = cpu::row_sum(g, n);
+    if (keep) cpu::row_exp_sum(y, gx, n, A(0));
+    for (int64_t j = 0; j < n; ++j) gx[j] = T(A(g[j]) - (keep ? A(gx[j]) : cpu::exp_acc(A(y[j]))) * s);
+  } else {
+    const A s = cpu::row_dot(g, y, n);
+    for (int64_t j = 0; j < n; ++j) gx[j] = T(A(y[j]) * (A(g[j]) - s));
   }
 }
 
 template <Floating T>
 Tensor<T> softmax_impl(const char* op, const Tensor<T>& x, int64_t dim, bool log) {
-  using A = acc_t<T>;
   Tensor<T> y = along_last(op, dim, [log](int64_t rows, int64_t n, T* out, const T* in) {
 #pragma omp parallel for if (rows * n > (1 << 15)) schedule(static)
     for (int64_t r = 0; r < rows; ++r) softmax_row(in + r * n, out + r * n, n, log);
   }, x);
   autograd::record(op, y, [x, dim, log, op, y0 = y.detach()](const Tensor<T>& g) {
-    // softmax: gx = y·(g − Σ g·y); log_softmax: gx = g − softmax·Σ g
     autograd::accumulate(x, along_last(op, dim, [log](int64_t rows, int64_t n, T* gx, const T* yv, const T* gv) {
 #pragma omp parallel for if (rows * n > (1 << 15)) schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const T *yr = yv + r * n, *gr = gv + r * n;
-        A s = 0;
-        for (int64_t j = 0; j < n; ++j) s += log ? A(gr[j]) : A(gr[j]) * A(yr[j]);
-        for (int64_t j = 0; j < n; ++j)
-          gx[r * n + j] = log ? T(A(gr[j]) - std::exp(A(yr[j])) * s)
-                              : T(A(yr[j]) * (A(gr[j]) - s));
-      }
+      for (int64_t r = 0; r < rows; ++r) softmax_backward_row(yv + r * n, gv + r * n, gx + r * n, n, log);
     }, y0, g));
   }, x);
   return y;

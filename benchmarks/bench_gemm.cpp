@@ -1,0 +1,192 @@
+// Single-precision GEMM, row-major C = A·B, unigen against the peers compiled in (Eigen, OpenBLAS, oneDNN).
+// Benchmarks are named gemm/<lib>/<M>/<N>/<K>/<threads> and report GFLOPS (2·M·N·K over the wall time
+// of the fastest call).
+// OpenBLAS reads OPENBLAS_CORETYPE when the library loads, before main: when it is unset (and the CPU has
+// AVX-512) the program sets it to SkylakeX and re-executes itself, so OpenBLAS runs its best kernel here.
+#if defined(__GNUC__) && !defined(__clang__)
+// Eigen's AVX-512 packet loads trip a false -Wmaybe-uninitialized in GCC 12 (inside avx512fintrin.h).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <benchmark/benchmark.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "unigen/backend/cpu/gemm.hpp"
+
+#ifdef UNIGEN_BENCH_HAVE_EIGEN
+#include <Eigen/Core>
+#endif
+#ifdef UNIGEN_BENCH_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+#ifdef UNIGEN_BENCH_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+namespace {
+
+enum class Lib { unigen, eigen, openblas, onednn };
+const char* lib_name(Lib l) {
+  switch (l) {
+    case Lib::unigen: return "unigen";
+    case Lib::eigen: return "eigen";
+    case Lib::openblas: return "openblas";
+    default: return "onednn";
+  }
+}
+
+std::vector<Lib> libs() {
+  std::vector<Lib> v = {Lib::unigen};
+#ifdef UNIGEN_BENCH_HAVE_EIGEN
+  v.push_back(Lib::eigen);
+#endif
+#ifdef UNIGEN_BENCH_HAVE_OPENBLAS
+  v.push_back(Lib::openblas);
+#endif
+#ifdef UNIGEN_BENCH_HAVE_DNNL
+  v.push_back(Lib::onednn);
+#endif
+  return v;
+}
+
+// Operands of one shape, filled once with uniform values in [-1, 1] and kept for every library.
+struct Problem {
+  int64_t M, N, K;
+  std::vector<float> a, b, c;
+};
+Problem& problem(int64_t M, int64_t N, int64_t K) {
+  static std::map<std::tuple<int64_t, int64_t, int64_t>, Problem> cache;
+  auto [it, fresh] = cache.try_emplace({M, N, K});
+  Problem& p = it->second;
+  if (fresh) {
+    std::mt19937 rng(42);
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    p = {M, N, K, std::vector<float>(size_t(M * K)), std::vector<float>(size_t(K * N)), std::vector<float>(size_t(M * N))};
+    for (auto& x : p.a) x = d(rng);
+    for (auto& x : p.b) x = d(rng);
+  }
+  return p;
+}
+
+void set_threads(Lib lib, int threads) {
+  omp_set_num_threads(threads);  // unigen and oneDNN (OpenMP runtime)
+#ifdef UNIGEN_BENCH_HAVE_EIGEN
+  if (lib == Lib::eigen) Eigen::setNbThreads(threads);
+#endif
+#ifdef UNIGEN_BENCH_HAVE_OPENBLAS
+  if (lib == Lib::openblas) openblas_set_num_threads(threads);
+#endif
+  (void)lib;
+}
+
+// c[M,N] = a[M,K]·b[K,N], all row-major and contiguous.
+void gemm(Lib lib, int64_t M, int64_t N, int64_t K, const float* a, const float* b, float* c) {
+  switch (lib) {
+    case Lib::unigen: unigen::cpu::sgemm(false, false, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N); break;
+#ifdef UNIGEN_BENCH_HAVE_EIGEN
+    case Lib::eigen: {
+      using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+      Eigen::Map<const RowMat> ma(a, M, K), mb(b, K, N);
+      Eigen::Map<RowMat> mc(c, M, N);
+      mc.noalias() = ma * mb;
+      break;
+    }
+#endif
+#ifdef UNIGEN_BENCH_HAVE_OPENBLAS
+    case Lib::openblas:
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(M), blasint(N), blasint(K), 1.0f, a,
+                  blasint(K), b, blasint(N), 0.0f, c, blasint(N));
+      break;
+#endif
+#ifdef UNIGEN_BENCH_HAVE_DNNL
+    case Lib::onednn:
+      if (dnnl_sgemm('N', 'N', M, N, K, 1.0f, a, K, b, N, 0.0f, c, N) != dnnl_success) std::abort();
+      break;
+#endif
+    default: std::abort();
+  }
+}
+
+void bench(benchmark::State& st, Lib lib, int64_t M, int64_t N, int64_t K, int threads) {
+  Problem& p = problem(M, N, K);
+  set_threads(lib, threads);
+  gemm(lib, M, N, K, p.a.data(), p.b.data(), p.c.data());  // warm-up: JIT (oneDNN), thread pools, caches
+  std::vector<double> seconds;
+  for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    gemm(lib, M, N, K, p.a.data(), p.b.data(), p.c.data());
+    benchmark::ClobberMemory();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  // From the fastest call's wall time: wall, not the main thread's CPU time, since the libraries run
+  // threads of their own; the fastest, since the cores here are shared and calls that lose their core
+  // to another process for a while would otherwise decide the ratios between libraries.
+  const double best = *std::min_element(seconds.begin(), seconds.end());
+  st.counters["GFLOPS"] = 2.0 * double(M) * double(N) * double(K) / best * 1e-9;
+}
+
+// Every library computes one odd-sized product; all must agree with unigen (guards the peers' calls).
+void cross_check() {
+  const int64_t M = 67, N = 45, K = 33;
+  Problem& p = problem(M, N, K);
+  std::vector<float> want(size_t(M * N));
+  gemm(Lib::unigen, M, N, K, p.a.data(), p.b.data(), want.data());
+  for (Lib lib : libs()) {
+    std::vector<float> got(size_t(M * N));
+    gemm(lib, M, N, K, p.a.data(), p.b.data(), got.data());
+    for (size_t i = 0; i < got.size(); ++i)
+      if (!(std::abs(got[i] - want[i]) < 1e-4f)) {
+        std::fprintf(stderr, "bench_gemm: %s disagrees with unigen at %zu: %g vs %g\n", lib_name(lib), i,
+                     double(got[i]), double(want[i]));
+        std::exit(1);
+      }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#ifdef UNIGEN_BENCH_HAVE_OPENBLAS
+  if (!std::getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: then go on with OpenBLAS's own choice
+  }
+  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+  benchmark::AddCustomContext("openblas_config", openblas_get_config());
+#endif
+  benchmark::AddCustomContext("unigen_kernel", unigen::cpu::gemm_kernel_name());
+  cross_check();
+
+  // Square sizes, then the Transformer shapes of the tiny and small configs (M = 32 images × 81 tokens).
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes;  // M, N, K
+  for (int64_t s : {256, 512, 1024, 2048}) shapes.emplace_back(s, s, s);
+  const int64_t kn[][2] = {{256, 768}, {256, 256}, {256, 1024}, {1024, 256},
+                           {512, 1536}, {512, 512}, {512, 2048}, {2048, 512}};
+  for (const auto& x : kn) shapes.emplace_back(2592, x[1], x[0]);
+
+  // The peers of one shape and thread count run back to back, so a change in machine load touches all alike.
+  for (const auto& [M, N, K] : shapes)
+    for (int threads : {1, 2})
+      for (Lib lib : libs()) {
+        const std::string name = "gemm/" + std::string(lib_name(lib)) + "/" + std::to_string(M) + "/" +
+                                 std::to_string(N) + "/" + std::to_string(K) + "/" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), bench, lib, M, N, K, threads)->Unit(benchmark::kMillisecond);
+      }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

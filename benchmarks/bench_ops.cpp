@@ -1,0 +1,250 @@
+// Fused CPU row ops and attention against the same math composed of unigen's basic ops, forward and
+// forward+backward. Names: <op>/<fused|composed>/<rows>/<cols>/<fwd|fwdbwd> and
+// attention/<fused|composed>/<B>/<heads>/<T>/<dh>/<none|causal|prefix>/<fwd|fwdbwd>.
+// membw/copy measures the machine's memory bandwidth (a parallel float copy, read + write bytes); the
+// memory-bound ops report GB/s and x_of_bound = time / (bytes they must move / that bandwidth).
+// Tensors come from aligned operator new; glibc maps blocks over 32 MiB afresh on every allocation (and
+// the kernel zeroes them page by page), which would be timed with each op on the 128 MiB shapes. This
+// binary replaces aligned new/delete with a cache of freed blocks of 1 MiB and more, as a caching
+// allocator would do, so that the kernels are timed and not the page faults (both sides alike).
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "unigen/unigen.hpp"
+
+namespace {
+
+// Freed large blocks by (size, alignment), and the size of every large block handed out.
+struct BlockCache {
+  std::mutex mu;
+  std::multimap<std::pair<size_t, size_t>, void*> free_blocks;
+  std::unordered_map<void*, std::pair<size_t, size_t>> live;
+  static BlockCache& get() {
+    static BlockCache* c = new BlockCache;  // never destroyed: blocks may be freed during static destruction
+    return *c;
+  }
+};
+constexpr size_t kCacheFrom = size_t(1) << 20;
+
+void* cached_alloc(size_t n, size_t al) {
+  n = (std::max<size_t>(n, 1) + al - 1) / al * al;
+  if (n >= kCacheFrom) {
+    BlockCache& c = BlockCache::get();
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.free_blocks.find({n, al});
+    void* p = nullptr;
+    if (it != c.free_blocks.end()) {
+      p = it->second;
+      c.free_blocks.erase(it);
+    } else {
+      p = std::aligned_alloc(al, n);
+    }
+    if (p) c.live.emplace(p, std::make_pair(n, al));
+    return p;
+  }
+  return std::aligned_alloc(al, n);
+}
+
+void cached_free(void* p) {
+  if (!p) return;
+  BlockCache& c = BlockCache::get();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.live.find(p);
+    if (it != c.live.end()) {
+      c.free_blocks.emplace(it->second, p);
+      c.live.erase(it);
+      return;
+    }
+  }
+  std::free(p);
+}
+
+}  // namespace
+
+void* operator new(size_t n, std::align_val_t al) {
+  if (void* p = cached_alloc(n, size_t(al))) return p;
+  throw std::bad_alloc();
+}
+void* operator new(size_t n, std::align_val_t al, const std::nothrow_t&) noexcept { return cached_alloc(n, size_t(al)); }
+void operator delete(void* p, std::align_val_t) noexcept { cached_free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { cached_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { cached_free(p); }
+
+namespace {
+
+using namespace unigen;
+using Clock = std::chrono::steady_clock;
+
+double g_bandwidth = 0;  // bytes/s measured by membw/copy (best run)
+
+// y = x over n floats with all OpenMP threads; returns seconds.
+double copy_once(const float* x, float* y, int64_t n) {
+  auto t0 = Clock::now();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i];
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The bandwidth of a 128 MiB copy (best of several), measured once.
+double bandwidth() {
+  if (g_bandwidth > 0) return g_bandwidth;
+  const int64_t n = int64_t(1) << 25;
+  std::vector<float> x(size_t(n), 1.0f), y(size_t(n), 0.0f);
+  double best = 1e30;
+  for (int r = 0; r < 10; ++r) best = std::min(best, copy_once(x.data(), y.data(), n));
+  g_bandwidth = 2.0 * 4.0 * double(n) / best;
+  return g_bandwidth;
+}
+
+void bm_membw(benchmark::State& st) {
+  const int64_t n = int64_t(1) << 25;
+  std::vector<float> x(size_t(n), 1.0f), y(size_t(n), 0.0f);
+  double best = 1e30;
+  for (auto _ : st) {
+    best = std::min(best, copy_once(x.data(), y.data(), n));
+    benchmark::DoNotOptimize(y.data());
+  }
+  g_bandwidth = std::max(g_bandwidth, 2.0 * 4.0 * double(n) / best);
+  st.counters["GB/s"] = benchmark::Counter(2.0 * 4.0 * double(n) * double(st.iterations()), benchmark::Counter::kIsRate);
+  st.counters["best_GB/s"] = 2.0 * 4.0 * double(n) / best / 1e9;
+}
+
+// Runs f once untimed, then each iteration, and sets GB/s and x_of_bound for `bytes` moved per call.
+template <class F>
+void timed(benchmark::State& st, double bytes, F f) {
+  f();  // untimed warm-up: the first call's blocks are fresh pages
+  double secs = 0;
+  for (auto _ : st) {
+    auto t0 = Clock::now();
+    f();
+    secs += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  const double per_call = secs / double(st.iterations());
+  if (bytes <= 0) return;
+  st.counters["GB/s"] = bytes / per_call / 1e9;
+  st.counters["x_of_bound"] = per_call / (bytes / bandwidth());
+}
+
+enum class Op { softmax, layer_norm, cross_entropy };
+
+// x: [rows, cols] -> one op fused or composed; fwdbwd also backpropagates a random gradient into x.
+void bm_row_op(benchmark::State& st, Op op, bool fused, int64_t rows, int64_t cols, bool bwd) {
+  Generator gen(1);
+  auto x = Tensor<float>::randn({rows, cols}, gen);
+  if (bwd) x.set_requires_grad();
+  auto w = Tensor<float>::randn({cols}, gen), b = Tensor<float>::randn({cols}, gen);
+  auto target = Tensor<int64_t>::randint(0, cols, {rows}, gen);
+  auto gout = Tensor<float>::randn({rows, cols}, gen);
+  auto onehot = one_hot<float>(target, cols);
+  auto run = [&]() -> Tensor<float> {
+    switch (op) {
+      case Op::softmax:
+        if (fused) return softmax(x, -1);
+        else {
+          auto e = exp(x - max(x, {-1}, true));
+          return e / sum(e, {-1}, true);
+        }
+      case Op::layer_norm:
+        if (fused) return layer_norm(x, w, b);
+        else {
+          auto c = x - mean(x, {-1}, true);
+          return c / sqrt(mean(c * c, {-1}, true) + 1e-5) * w + b;
+        }
+      default:
+        if (fused) return cross_entropy(x, target);
+        return -mean(sum(onehot * log_softmax(x, -1), {-1}));
+    }
+  };
+  // the bytes each op must move: read x and write y forward; read y (or x) and g, write gx backward
+  const double n = 4.0 * double(rows * cols);
+  const double bytes = op == Op::cross_entropy ? (bwd ? 3 : 1) * n : (bwd ? 5 : 2) * n;
+  timed(st, bytes, [&] {
+    auto y = run();
+    if (bwd) {
+      if (op == Op::cross_entropy) y.backward();
+      else y.backward(gout);
+      x.zero_grad();
+    }
+    benchmark::DoNotOptimize(y.data());
+  });
+}
+
+enum class Mask { none, causal, prefix };
+const char* mask_name(Mask m) { return m == Mask::none ? "none" : m == Mask::causal ? "causal" : "prefix"; }
+
+// q, k, v: [B, H, T, dh] with the given mask; prefix: every query sees the first T − 17 cells (image),
+// and the last 17 (text) are causal among themselves.
+void bm_attention(benchmark::State& st, bool fused, int64_t B, int64_t H, int64_t T, int64_t dh, Mask mk, bool bwd) {
+  Generator gen(2);
+  auto q = Tensor<float>::randn({B, H, T, dh}, gen), k = Tensor<float>::randn({B, H, T, dh}, gen),
+       v = Tensor<float>::randn({B, H, T, dh}, gen), gout = Tensor<float>::randn({B, H, T, dh}, gen);
+  if (bwd) q.set_requires_grad(), k.set_requires_grad(), v.set_requires_grad();
+  Tensor<bool> mask;
+  if (mk == Mask::prefix) {
+    const int64_t img = T - 17;
+    mask = Tensor<bool>::empty({T, T});
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j < T; ++j) mask.data()[i * T + j] = j < img || j <= i;
+  }
+  const bool causal = mk == Mask::causal;
+  timed(st, 0, [&] {
+    auto o = fused ? scaled_dot_product_attention(q, k, v, mask, causal) : detail::attention_composed(q, k, v, mask, causal);
+    if (bwd) {
+      o.backward(gout);
+      q.zero_grad(), k.zero_grad(), v.zero_grad();
+    }
+    benchmark::DoNotOptimize(o.data());
+  });
+  // 2·T·T·dh for q·kᵀ and 2·T·T·dh for p·v forward; twice that again backward
+  const double flops = double(B * H) * 4.0 * double(T * T * dh) * (bwd ? 3.0 : 1.0);
+  st.counters["GFLOPS"] = benchmark::Counter(flops / 1e9 * double(st.iterations()), benchmark::Counter::kIsRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::RegisterBenchmark("membw/copy", bm_membw)->Unit(benchmark::kMillisecond)->UseRealTime();
+  struct RowOp {
+    Op op;
+    const char* name;
+  };
+  for (RowOp r : {RowOp{Op::softmax, "softmax"}, RowOp{Op::layer_norm, "layer_norm"},
+                  RowOp{Op::cross_entropy, "cross_entropy"}})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{32768, 1024}, {32 * 81, 256}, {32 * 81, 1024}})
+      for (bool bwd : {false, true})
+        for (bool fused : {true, false}) {
+          std::string name = std::string(r.name) + "/" + (fused ? "fused" : "composed") + "/" + std::to_string(rows) +
+                             "/" + std::to_string(cols) + "/" + (bwd ? "fwdbwd" : "fwd");
+          benchmark::RegisterBenchmark(name.c_str(), bm_row_op, r.op, fused, rows, cols, bwd)
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        }
+  for (int64_t H : {4, 8})
+    for (Mask m : {Mask::none, Mask::causal, Mask::prefix})
+      for (bool bwd : {false, true})
+        for (bool fused : {true, false}) {
+          std::string name = std::string("attention/") + (fused ? "fused" : "composed") + "/32/" + std::to_string(H) +
+                             "/81/64/" + mask_name(m) + "/" + (bwd ? "fwdbwd" : "fwd");
+          benchmark::RegisterBenchmark(name.c_str(), bm_attention, fused, 32, H, 81, 64, m, bwd)
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  std::printf("threads %d, memory bandwidth (copy, read + write) %.1f GB/s\n", omp_get_max_threads(), bandwidth() / 1e9);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

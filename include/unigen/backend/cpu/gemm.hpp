@@ -1,0 +1,326 @@
+#pragma once
+// Single-precision GEMM for the CPU backend (BLIS-style): C = alpha·op(A)·op(B) + beta·C, row-major.
+// Loops, outermost first:  pc (K by KC) → jc (N by NC, pack the B block) → ir (MR rows of A: read in
+// place, or packed when transposed or at the edge) → jr (NR columns) → micro-kernel (gemm_kernels.hpp).
+// The micro-kernel is picked at run time from the CPU's features (or UNIGEN_CPU_KERNEL); OpenMP threads
+// each take a rectangle of C and run that loop nest on it with their own packing buffers.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "unigen/backend/cpu/cpu_features.hpp"
+#include "unigen/backend/cpu/gemm_kernels.hpp"
+#include "unigen/core/error.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace unigen::cpu {
+
+namespace gemm_detail {
+
+// Cache blocking (sizes in floats). This CPU (Zen 4): L1d 32 KiB, L2 1 MiB per core, L3 32 MiB shared.
+//  KC = 512: the MR rows of A that every tile of a row panel reads (8·512·4 B = 16 KiB, half of L1)
+//      against B micro-panels (KC·NR) streaming from L2. A long KC means few passes over C (each tile
+//      loads and stores its C once per KC): 512 beat 256 and 384 by 1-2% and 128 by ~8%.
+//  NC = 1024: the packed B block (KC·NC·4 B = 2 MiB) is twice L2, so the B micro-panels come partly
+//      from L3; the hardware prefetcher keeps up with that one sequential stream, and fewer column
+//      blocks mean fewer trips of A and C through the caches. NC = 256 and 512 (blocks inside L2)
+//      measured 1-2% slower, 2048 and 4096 the same; see docs/kernels.md.
+// There is no MC: A needs no packed block (see macro_kernel).
+struct Blocking {
+  int64_t kc, nc;
+};
+template <class Kern>
+constexpr Blocking blocking() {
+  return {512, 1024};
+}
+
+// A 64-byte aligned float buffer that only grows; one per thread and operand, reused across calls.
+struct PackBuffer {
+  float* p = nullptr;
+  size_t cap = 0;
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { std::free(p); }
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(p);
+      const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!p) {
+        cap = 0;
+        fail("sgemm: cannot allocate a packing buffer of ", bytes, " bytes");
+      }
+      cap = n;
+    }
+    return p;
+  }
+};
+inline PackBuffer& pack_buffer(int which) {
+  static thread_local PackBuffer buf[2];
+  return buf[which];
+}
+
+// Packs one panel of op(A), mr ≤ MR rows × kc (element (i, k) at a[i·lda + k], or a[k·lda + i] when
+// trans), into out[k][MR], rows past mr zero-filled.
+template <int MR>
+void pack_a(bool trans, const float* a, int64_t lda, int64_t mr, int64_t kc, float* out) {
+  for (int64_t k = 0; k < kc; ++k)
+    for (int64_t r = 0; r < MR; ++r) out[k * MR + r] = r >= mr ? 0.0f : trans ? a[k * lda + r] : a[r * lda + k];
+}
+
+// Packs the kc×nc block of op(B) at `b` (element (k, j) at b[k·ldb + j], or b[j·ldb + k] when trans)
+// into panels of NR columns: out[panel][k][c], columns past nc zero-filled. out: kc·ceil(nc/NR)·NR floats.
+// An untransposed B is copied row by row (each row read sequentially); a transposed one is read 8 of
+// its rows at a time, 16 floats each: with a power-of-two ldb more rows than the 8 ways of an L1 set
+// would evict each other before their lines were used up.
+template <int NR>
+void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* out) {
+  for (int64_t k = 0; k < kc && !trans; ++k)
+    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+      const int64_t nr = std::min<int64_t>(NR, nc - j0);
+      const float* src = b + k * ldb + j0;
+      float* dst = out + j0 * kc + k * NR;
+      if (nr == NR) {
+        std::memcpy(dst, src, NR * sizeof(float));
+      } else {
+        for (int64_t c = 0; c < nr; ++c) dst[c] = src[c];
+        for (int64_t c = nr; c < NR; ++c) dst[c] = 0.0f;
+      }
+    }
+  for (int64_t j0 = 0; j0 < nc && trans; j0 += NR) {
+    const int64_t nr = std::min<int64_t>(NR, nc - j0);
+    float* dst = out + j0 * kc;
+    for (int64_t c0 = 0; c0 < NR; c0 += 8)
+      for (int64_t k0 = 0; k0 < kc; k0 += 16)
+        for (int64_t c = c0; c < c0 + 8; ++c)
+          for (int64_t k = k0; k < std::min(k0 + 16, kc); ++k)
+            dst[k * NR + c] = c < nr ? b[(j0 + c) * ldb + k] : 0.0f;
+  }
+}
+
+// C block (m×nc at c, row stride ldc) = alpha·op(A)[m×kc]·(packed B block) + beta·C, A's element (i, k)
+// at a[i·lda + k] (a[k·lda + i] when trans). The micro-kernel reads full panels of an untransposed A in
+// place: each of its MR rows is a contiguous run of kc floats, read once from memory and then from L1
+// by every tile of the panel, so packing (a transposing copy) would only add work. A transposed A has a
+// panel's column scattered over kc rows lda apart, which would thrash L1 and the TLB on every tile, so
+// it is packed (a plain copy per k), as is the last, partial panel (zero-padded to MR rows).
+// Edge tiles are computed whole into a local tile and only their valid part is stored.
+template <class Kern>
+void macro_kernel(bool ta, int64_t m, int64_t nc, int64_t kc, float alpha, const float* a, int64_t lda, float* pa,
+                  const float* pb, float beta, float* c, int64_t ldc) {
+  constexpr int MR = Kern::MR, NR = Kern::NR;
+  const int64_t tiles = (nc + NR - 1) / NR, lines = (kc + 15) / 16;
+  for (int64_t i0 = 0; i0 < m; i0 += MR) {
+    const int64_t mr = std::min<int64_t>(MR, m - i0);
+    const float* ap = a + i0 * lda;
+    int64_t rsa = lda, csa = 1;
+    if (ta || mr < MR) {
+      pack_a<MR>(ta, ta ? a + i0 : ap, lda, mr, kc, pa);
+      ap = pa, rsa = 1, csa = MR;
+    }
+    // While this panel's tiles run, the next panel's rows (read in place) are prefetched, a share per
+    // tile: left to the hardware prefetcher, its 8 short streams start cold (+3% on the M = 2592 shapes).
+    const bool prefetch = !ta && i0 + 2 * MR <= m;
+    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+      const int64_t nr = std::min<int64_t>(NR, nc - j0), t = j0 / NR;
+      for (int64_t r = 0; r < MR && prefetch; ++r)
+        for (int64_t l = lines * t / tiles; l < lines * (t + 1) / tiles; ++l)
+          __builtin_prefetch(ap + (MR + r) * lda + 16 * l);
+      const float* b = pb + j0 * kc;
+      float* ct = c + i0 * ldc + j0;
+      if (mr == MR && nr == NR) {
+        Kern::run(kc, ap, rsa, csa, b, ct, ldc, alpha, beta);
+      } else {
+        alignas(64) float tile[MR * NR];
+        Kern::run(kc, ap, rsa, csa, b, tile, NR, 1.0f, 0.0f);
+        for (int64_t i = 0; i < mr; ++i)
+          for (int64_t j = 0; j < nr; ++j) {
+            float& dst = ct[i * ldc + j];
+            dst = beta == 0.0f ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * dst;
+          }
+      }
+    }
+  }
+}
+
+// One thread's GEMM on an M×N block of C (the operands already offset to it), with K > 0.
+template <class Kern>
+void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  constexpr int MR = Kern::MR, NR = Kern::NR;
+  constexpr Blocking bs = blocking<Kern>();
+  const int64_t kcmax = std::min(bs.kc, K);
+  const int64_t ncmax = (std::min(bs.nc, N) + NR - 1) / NR * NR;  // whole panels, padding included
+  float* pa = pack_buffer(0).get(size_t(MR * kcmax));
+  float* pb = pack_buffer(1).get(size_t(ncmax * kcmax));
+  for (int64_t p0 = 0; p0 < K; p0 += bs.kc) {
+    const int64_t kc = std::min(bs.kc, K - p0);
+    const float beta_p = p0 == 0 ? beta : 1.0f;
+    for (int64_t j0 = 0; j0 < N; j0 += bs.nc) {
+      const int64_t nc = std::min(bs.nc, N - j0);
+      pack_b<NR>(tb, tb ? B + j0 * ldb + p0 : B + p0 * ldb + j0, ldb, kc, nc, pb);
+      macro_kernel<Kern>(ta, M, nc, kc, alpha, ta ? A + p0 * lda : A + p0, lda, pa, pb, beta_p, C + j0, ldc);
+    }
+  }
+}
+
+// C = beta·C on an M×N block (beta == 0 writes zeros without reading C).
+inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+// The thread grid for an M×N product on nt threads: tm row blocks × tn column blocks, tm·tn = nt.
+// Chosen to minimise the slowest thread's time per k, in cycles: its tiles (edge waste included; 16
+// multiply-adds per cycle) + packing its columns of B (~1 per float) + reading its rows of A in place
+// (prefetched, ~1/20 per float). So the threads split N unless N is narrow: with two threads on the
+// M = 2592 Transformer shapes that measured 1-3% faster than splitting M, even at N = 256.
+template <class Kern>
+void thread_grid(int64_t M, int64_t N, int nt, int& tm, int& tn) {
+  const int64_t mp = (M + Kern::MR - 1) / Kern::MR, np = (N + Kern::NR - 1) / Kern::NR;
+  double best = -1;
+  for (int t = 1; t <= nt; ++t) {
+    if (nt % t) continue;
+    const int64_t rows = (mp + t - 1) / t * Kern::MR, cols = (np + nt / t - 1) / (nt / t) * Kern::NR;
+    const double cost = double(rows) * double(cols) / 16.0 + double(cols) + 0.05 * double(rows);
+    if (best < 0 || cost < best) best = cost, tm = t, tn = nt / t;
+  }
+}
+
+// sgemm on the chosen kernel with up to nt threads (arguments already checked, M, N, K > 0).
+template <class Kern>
+void gemm_parallel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int nt) {
+  // Below ~64³ multiply-adds per thread the fork costs more than it saves.
+  const double work = double(M) * double(N) * double(K);
+  nt = int(std::min<double>(nt, std::max(1.0, work / (64.0 * 64.0 * 64.0))));
+  if (nt <= 1) {
+    gemm_serial<Kern>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  int tm = 1, tn = 1;
+  thread_grid<Kern>(M, N, nt, tm, tn);
+  const int64_t mp = (M + Kern::MR - 1) / Kern::MR, np = (N + Kern::NR - 1) / Kern::NR;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+#endif
+  for (int t = 0; t < tm * tn; ++t) {
+    // Split the MR-row panels and NR-column panels as evenly as possible; only the last block has an edge.
+    const int r = t / tn, q = t % tn;
+    const int64_t i0 = std::min(M, mp * r / tm * Kern::MR), i1 = std::min(M, mp * (r + 1) / tm * Kern::MR);
+    const int64_t j0 = std::min(N, np * q / tn * Kern::NR), j1 = std::min(N, np * (q + 1) / tn * Kern::NR);
+    if (i1 > i0 && j1 > j0)
+      gemm_serial<Kern>(ta, tb, i1 - i0, j1 - j0, K, alpha, ta ? A + i0 : A + i0 * lda, lda,
+                        tb ? B + j0 * ldb : B + j0, ldb, beta, C + i0 * ldc + j0, ldc);
+  }
+}
+
+// The kernel in use, as an Isa value; first set from UNIGEN_CPU_KERNEL (if set) or the CPU's best.
+inline Isa clamp_isa(Isa want) { return int(want) <= int(best_isa()) ? want : best_isa(); }
+inline std::atomic<int>& kernel_slot() {
+  static std::atomic<int> slot{[] {
+    Isa isa = best_isa();
+    if (const char* env = std::getenv("UNIGEN_CPU_KERNEL"); env && *env) {
+      check(parse_isa(env, isa), "UNIGEN_CPU_KERNEL=", env, ": expected generic, avx2 or avx512");
+      isa = clamp_isa(isa);
+    }
+    return int(isa);
+  }()};
+  return slot;
+}
+
+// Threads for one call: 1 inside a parallel region (the caller already owns the cores), else OpenMP's count.
+inline int max_threads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
+#else
+  return 1;
+#endif
+}
+
+// Throws unigen::Error naming sgemm and the values when the arguments cannot describe valid matrices.
+inline void check_args(const char* fn, bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                       int64_t ldc) {
+  check(M >= 0 && N >= 0 && K >= 0, fn, ": negative size M=", M, " N=", N, " K=", K);
+  // A stored [M,K] ([K,M] when transposed): its row stride must cover a row (unless there is one row).
+  const int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K, bcols = tb ? K : N;
+  check(arows <= 1 || lda >= acols, fn, ": lda=", lda, " < ", acols, " (transA=", ta, ", M=", M, ", K=", K, ")");
+  check(brows <= 1 || ldb >= bcols, fn, ": ldb=", ldb, " < ", bcols, " (transB=", tb, ", K=", K, ", N=", N, ")");
+  check(M <= 1 || ldc >= N, fn, ": ldc=", ldc, " < N=", N);
+}
+
+// sgemm on up to nt threads, arguments checked.
+inline void sgemm_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int nt) {
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  switch (Isa(kernel_slot().load(std::memory_order_relaxed))) {
+#ifdef UNIGEN_GEMM_X86
+    case Isa::avx512:
+      return gemm_parallel<gemm_kernels::Avx512>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+    case Isa::avx2:
+      return gemm_parallel<gemm_kernels::Avx2>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+#endif
+    default:
+      return gemm_parallel<gemm_kernels::Generic>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+  }
+}
+
+}  // namespace gemm_detail
+
+// C[M,N] = alpha·op(A)·op(B) + beta·C, all row-major. op(A) is [M,K] (A stored [K,M] when transA), op(B) is
+// [K,N] (B stored [N,K] when transB); lda/ldb/ldc are row strides in elements. beta == 0: C is not read.
+// Runs on omp_get_max_threads() threads, or serially when called inside an OpenMP parallel region.
+inline void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_detail::check_args("sgemm", transA, transB, M, N, K, lda, ldb, ldc);
+  gemm_detail::sgemm_run(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, gemm_detail::max_threads());
+}
+
+// `batch` independent GEMMs as sgemm; operand i at A + i·strideA, B + i·strideB, C + i·strideC.
+// A stride of 0 broadcasts that operand (strideC == 0 runs the products one after another into the same C).
+inline void sgemm_batched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                          int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
+                          float* C, int64_t ldc, int64_t strideC, int64_t batch) {
+  gemm_detail::check_args("sgemm_batched", transA, transB, M, N, K, lda, ldb, ldc);
+  check(batch >= 0, "sgemm_batched: negative batch=", batch);
+  const int nt = gemm_detail::max_threads();
+  // Whole products per thread when there are enough of them to share evenly, else threads inside each.
+  const bool over_batch = nt > 1 && strideC != 0 && (batch % nt == 0 || batch >= 4 * nt);
+  if (!over_batch) {
+    for (int64_t i = 0; i < batch; ++i)
+      gemm_detail::sgemm_run(transA, transB, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
+                             C + i * strideC, ldc, nt);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+  for (int64_t i = 0; i < batch; ++i)
+    gemm_detail::sgemm_run(transA, transB, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
+                           C + i * strideC, ldc, 1);
+}
+
+// The micro-kernel in use: "avx512", "avx2" or "generic" (the CPU's best, or UNIGEN_CPU_KERNEL's choice).
+inline const char* gemm_kernel_name() { return isa_name(Isa(gemm_detail::kernel_slot().load())); }
+
+// For tests and benchmarks: use the named kernel from now on ("generic", "avx2", "avx512"; one the CPU
+// lacks falls back to the best it has; nullptr or "auto" returns to the CPU's best). Not for use while
+// another thread is inside sgemm.
+inline void set_gemm_kernel(const char* name) {
+  Isa isa = best_isa();
+  if (name && std::strcmp(name, "auto") != 0)
+    check(parse_isa(name, isa), "set_gemm_kernel: unknown kernel '", name, "': expected generic, avx2 or avx512");
+  gemm_detail::kernel_slot().store(int(gemm_detail::clamp_isa(isa)));
+}
+
+}  // namespace unigen::cpu

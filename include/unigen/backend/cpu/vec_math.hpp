@@ -1,0 +1,324 @@
+#pragma once
+// Vectorised float math for the CPU kernels: exp (and from it GELU) with AVX-512, AVX2 and scalar
+// paths, picked at compile time by the target flags (the project builds with -march=native), and the
+// row reductions that softmax, layer_norm, cross-entropy and attention share. Every path evaluates the
+// same polynomial with the same fused multiply-adds, so a vector lane and the scalar tail give
+// bit-identical results. Other element types (double, bf16, f16) take plain scalar loops in their
+// compute type.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "unigen/core/dtype.hpp"
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace unigen::cpu {
+
+namespace expf_c {
+// exp(x) rounds to 0 below -103.97 and overflows above 88.72; clamping to [lo, hi] keeps 2^n in range
+// of the two-step scaling below and still gives 0 and inf there.
+constexpr float lo = -104.0f, hi = 89.0f;
+constexpr float log2e = 1.44269504088896341f;
+constexpr float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;  // ln 2 = hi + lo, hi exact in 9 bits
+// Cephes expf: exp(r) ≈ 1 + r + r²·P(r) on |r| <= ln2/2, about 1 ulp
+constexpr float p0 = 1.9875691500e-4f, p1 = 1.3981999507e-3f, p2 = 8.3334519073e-3f, p3 = 4.1665795894e-2f,
+                p4 = 1.6666665459e-1f, p5 = 5.0000001201e-1f;
+}  // namespace expf_c
+
+// 2^k as a float for k in [-126, 127].
+inline float pow2i(int32_t k) {
+  uint32_t bits = uint32_t(k + 127) << 23;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// exp(x) for one float, a few ulp from std::exp; -inf -> 0, +inf -> inf, NaN -> NaN.
+inline float exp_scalar(float x) {
+  using namespace expf_c;
+  if (std::isnan(x)) return x;
+  x = std::min(std::max(x, lo), hi);
+  const float n = std::nearbyint(x * log2e);
+  float r = std::fma(n, -ln2_hi, x);
+  r = std::fma(n, -ln2_lo, r);
+  float y = std::fma(std::fma(std::fma(std::fma(std::fma(p0, r, p1), r, p2), r, p3), r, p4), r, p5);
+  y = std::fma(y, r * r, r) + 1.0f;
+  // 2^n in two factors so that results down in the subnormal range are still produced (n >= -150)
+  const int32_t k = int32_t(n), k1 = k >> 1;
+  return y * pow2i(k1) * pow2i(k - k1);
+}
+
+#if defined(__AVX512F__)
+// GCC 12 implements the unmasked forms of these AVX-512 intrinsics with _mm512_undefined_ps() as the
+// pass-through, which -Wmaybe-uninitialized flags once inlined; the zero-masked forms with every lane
+// selected compile to the same instructions without it.
+constexpr __mmask16 all16 = 0xFFFF;
+inline __m512 max16(__m512 a, __m512 b) { return _mm512_maskz_max_ps(all16, a, b); }
+inline __m512 min16(__m512 a, __m512 b) { return _mm512_maskz_min_ps(all16, a, b); }
+// Horizontal sum and max of 16 lanes.
+inline float hsum16(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  float s = 0;
+  for (float e : t) s += e;
+  return s;
+}
+inline float hmax16(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  float m = t[0];
+  for (float e : t) m = std::max(m, e);
+  return m;
+}
+
+// exp of 16 floats (same method as exp_scalar; scalef does the 2^n scaling, subnormals and overflow included).
+inline __m512 exp16(__m512 x) {
+  using namespace expf_c;
+  // max/min return their second operand when either is NaN, so a NaN x passes through
+  x = min16(_mm512_set1_ps(hi), max16(_mm512_set1_ps(lo), x));
+  const __m512 n =
+      _mm512_maskz_roundscale_ps(all16, _mm512_mul_ps(x, _mm512_set1_ps(log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-ln2_hi), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(-ln2_lo), r);
+  __m512 y = _mm512_fmadd_ps(_mm512_set1_ps(p0), r, _mm512_set1_ps(p1));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(p2));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(p3));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(p4));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(p5));
+  y = _mm512_add_ps(_mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  return _mm512_maskz_scalef_ps(all16, y, n);
+}
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+// exp of 8 floats (same method as exp_scalar, 2^n built in the exponent bits in two factors).
+inline __m256 exp8(__m256 x) {
+  using namespace expf_c;
+  x = _mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), x));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ln2_hi), x);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ln2_lo), r);
+  __m256 y = _mm256_fmadd_ps(_mm256_set1_ps(p0), r, _mm256_set1_ps(p1));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p2));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p3));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p4));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p5));
+  y = _mm256_add_ps(_mm256_fmadd_ps(y, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+  const __m256i k = _mm256_cvtps_epi32(n), k1 = _mm256_srai_epi32(k, 1), k2 = _mm256_sub_epi32(k, k1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
+}
+#endif
+
+// exp overloaded on float, __m256 and __m512, for the width-generic functions below (which use GCC's
+// vector-extension operators, so one definition serves every width).
+inline float vexp(float x) { return exp_scalar(x); }
+#if defined(__AVX512F__)
+inline __m512 vexp(__m512 x) { return exp16(x); }
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+inline __m256 vexp(__m256 x) { return exp8(x); }
+#endif
+
+// Φ(x), the standard normal CDF, as 0.5·erfc(−x/√2) with Numerical Recipes' erfc (relative error about
+// 1.2e-7 over the whole line, so the left tail keeps its relative accuracy too). V: float, __m256 or __m512.
+template <class V>
+V normal_cdf(V x) {
+  const V z = (x < 0 ? -x : x) * 0.70710678118654752f;
+  const V t = 1.0f / (1.0f + 0.5f * z);
+  V p = 0.17087277f * t - 0.82215223f;
+  for (float c : {1.48851587f, -1.13520398f, 0.27886807f, -0.18628806f, 0.09678418f, 0.37409196f,
+                  1.00002368f, -1.26551223f})
+    p = p * t + c;
+  const V half_erfc = 0.5f * t * vexp(p - z * z);
+  return x < 0 ? half_erfc : 1.0f - half_erfc;
+}
+
+// GELU (exact form) x·Φ(x) and its derivative Φ(x) + x·φ(x).
+template <class V>
+V gelu_v(V x) {
+  return x * normal_cdf(x);
+}
+template <class V>
+V gelu_grad_v(V x) {
+  return normal_cdf(x) + x * vexp(-0.5f * x * x) * 0.39894228040143268f;
+}
+
+// y[j] = f(x[j]) (one input) or f(x[j], g[j]) (two) over [n] floats, f generic over the vector width.
+template <class F>
+void map_row(const float* x, float* y, int64_t n, F f) {
+  int64_t j = 0;
+#if defined(__AVX512F__)
+  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, f(_mm512_loadu_ps(x + j)));
+#elif defined(__AVX2__) && defined(__FMA__)
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, f(_mm256_loadu_ps(x + j)));
+#endif
+  for (; j < n; ++j) y[j] = f(x[j]);
+}
+template <class F>
+void map_row(const float* x, const float* g, float* y, int64_t n, F f) {
+  int64_t j = 0;
+#if defined(__AVX512F__)
+  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, f(_mm512_loadu_ps(x + j), _mm512_loadu_ps(g + j)));
+#elif defined(__AVX2__) && defined(__FMA__)
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, f(_mm256_loadu_ps(x + j), _mm256_loadu_ps(g + j)));
+#endif
+  for (; j < n; ++j) y[j] = f(x[j], g[j]);
+}
+
+// exp in compute type A: the vectorised method for float, std::exp otherwise.
+template <class A>
+A exp_acc(A x) {
+  if constexpr (std::is_same_v<A, float>) return exp_scalar(x);
+  else return std::exp(x);
+}
+
+// exp(x[j]) for j < n, into y (may equal x); x, y: [n] floats.
+inline void exp_row(const float* x, float* y, int64_t n) {
+  int64_t j = 0;
+#if defined(__AVX512F__)
+  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, exp16(_mm512_loadu_ps(x + j)));
+#elif defined(__AVX2__) && defined(__FMA__)
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, exp8(_mm256_loadu_ps(x + j)));
+#endif
+  for (; j < n; ++j) y[j] = exp_scalar(x[j]);
+}
+
+// max over x: [n] in compute type (-inf for n = 0; NaNs are skipped).
+template <class T>
+acc_t<T> row_max(const T* x, int64_t n) {
+  using A = acc_t<T>;
+  A m = -std::numeric_limits<A>::infinity();
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__)
+    __m512 v = _mm512_set1_ps(m);
+    for (; j + 16 <= n; j += 16) v = max16(v, _mm512_loadu_ps(x + j));
+    m = hmax16(v);
+#elif defined(__AVX2__)
+    __m256 v = _mm256_set1_ps(m);
+    for (; j + 8 <= n; j += 8) v = _mm256_max_ps(v, _mm256_loadu_ps(x + j));
+    alignas(32) float t[8];
+    _mm256_store_ps(t, v);
+    for (float e : t) m = std::max(m, e);
+#endif
+  }
+  for (; j < n; ++j) m = std::max(m, A(x[j]));
+  return m;
+}
+
+// Σ_j a[j]·b[j] over [n] (b = nullptr: Σ_j a[j]) in compute type.
+template <class T>
+acc_t<T> row_dot(const T* a, const T* b, int64_t n) {
+  using A = acc_t<T>;
+  A s = 0;
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__)
+    __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+    for (; j + 32 <= n; j += 32) {
+      __m512 a0 = _mm512_loadu_ps(a + j), a1 = _mm512_loadu_ps(a + j + 16);
+      v0 = b ? _mm512_fmadd_ps(a0, _mm512_loadu_ps(b + j), v0) : _mm512_add_ps(a0, v0);
+      v1 = b ? _mm512_fmadd_ps(a1, _mm512_loadu_ps(b + j + 16), v1) : _mm512_add_ps(a1, v1);
+    }
+    s = hsum16(_mm512_add_ps(v0, v1));
+#elif defined(__AVX2__) && defined(__FMA__)
+    __m256 v = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+      __m256 a0 = _mm256_loadu_ps(a + j);
+      v = b ? _mm256_fmadd_ps(a0, _mm256_loadu_ps(b + j), v) : _mm256_add_ps(a0, v);
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, v);
+    for (float e : t) s += e;
+#endif
+  }
+  for (; j < n; ++j) s += b ? A(a[j]) * A(b[j]) : A(a[j]);
+  return s;
+}
+
+// Σ_j x[j] over [n] in compute type.
+template <class T>
+acc_t<T> row_sum(const T* x, int64_t n) {
+  return row_dot<T>(x, nullptr, n);
+}
+
+// Σ_j (x[j] − c)² over [n] in compute type (the variance's numerator, two-pass and stable).
+template <class T>
+acc_t<T> row_sq_dev(const T* x, int64_t n, acc_t<T> c) {
+  using A = acc_t<T>;
+  A s = 0;
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__)
+    const __m512 cv = _mm512_set1_ps(c);
+    __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+    for (; j + 32 <= n; j += 32) {
+      __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + j), cv), d1 = _mm512_sub_ps(_mm512_loadu_ps(x + j + 16), cv);
+      v0 = _mm512_fmadd_ps(d0, d0, v0);
+      v1 = _mm512_fmadd_ps(d1, d1, v1);
+    }
+    s = hsum16(_mm512_add_ps(v0, v1));
+#elif defined(__AVX2__) && defined(__FMA__)
+    const __m256 cv = _mm256_set1_ps(c);
+    __m256 v = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+      __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + j), cv);
+      v = _mm256_fmadd_ps(d, d, v);
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, v);
+    for (float e : t) s += e;
+#endif
+  }
+  for (; j < n; ++j) s += (A(x[j]) - c) * (A(x[j]) - c);
+  return s;
+}
+
+// y[j] = exp(x[j] − shift) for j < n (y = nullptr: not stored; y may equal x); returns Σ_j y[j].
+// x − shift = -inf gives 0, so masked entries set to -inf drop out.
+template <class T>
+acc_t<T> row_exp_sum(const T* x, T* y, int64_t n, acc_t<T> shift) {
+  using A = acc_t<T>;
+  A s = 0;
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__)
+    const __m512 sh = _mm512_set1_ps(shift);
+    __m512 acc = _mm512_setzero_ps();
+    for (; j + 16 <= n; j += 16) {
+      __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), sh));
+      if (y) _mm512_storeu_ps(y + j, e);
+      acc = _mm512_add_ps(acc, e);
+    }
+    s = hsum16(acc);
+#elif defined(__AVX2__) && defined(__FMA__)
+    const __m256 sh = _mm256_set1_ps(shift);
+    __m256 acc = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+      __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), sh));
+      if (y) _mm256_storeu_ps(y + j, e);
+      acc = _mm256_add_ps(acc, e);
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, acc);
+    for (float e : t) s += e;
+#endif
+  }
+  for (; j < n; ++j) {
+    A e = exp_acc(A(x[j]) - shift);
+    if (y) y[j] = T(e);
+    s += e;
+  }
+  return s;
+}
+
+}  // namespace unigen::cpu

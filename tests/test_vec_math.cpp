@@ -1,0 +1,141 @@
+// The vectorised float exp (and the row reductions built on it) against std::exp and plain loops.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "unigen/backend/cpu/vec_math.hpp"
+#include "unigen/ops/elementwise.hpp"
+
+namespace {
+
+// Distance in units in the last place between two finite floats of the same sign (or zero).
+int64_t ulp_distance(float a, float b) {
+  int32_t ia, ib;
+  std::memcpy(&ia, &a, sizeof a);
+  std::memcpy(&ib, &b, sizeof b);
+  return ia > ib ? int64_t(ia) - ib : int64_t(ib) - ia;
+}
+
+// exp of x correctly rounded to float (computed in double).
+float exp_ref(float x) { return float(std::exp(double(x))); }
+
+}  // namespace
+
+TEST_CASE("vectorised exp is within 2 ulp of std::exp from -110 to 90", "[vec_math]") {
+  std::vector<float> x;
+  for (float v = -110.0f; v <= 90.0f; v += 0.0137f) x.push_back(v);
+  for (float v = -1.0f; v <= 1.0f; v += 1.0f / 4096) x.push_back(v);  // near 0, where exp ≈ 1 + x
+  std::vector<float> y(x.size());
+  unigen::cpu::exp_row(x.data(), y.data(), int64_t(x.size()));
+  int64_t worst = 0;
+  float worst_x = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    float ref = exp_ref(x[i]);
+    // the vector lanes and the scalar tail compute the same thing
+    const float s = unigen::cpu::exp_scalar(x[i]);
+    REQUIRE(std::memcmp(&y[i], &s, sizeof s) == 0);
+    if (std::isinf(ref)) {
+      REQUIRE(std::isinf(y[i]));
+      continue;
+    }
+    int64_t d = ulp_distance(y[i], ref);
+    if (d > worst) worst = d, worst_x = x[i];
+  }
+  INFO("worst ulp " << worst << " at x = " << worst_x);
+  CHECK(worst <= 2);
+}
+
+TEST_CASE("vectorised exp: limits and special values", "[vec_math]") {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {-inf, -1e30f, -1000.0f, -104.0f, -103.9f, -87.5f, 0.0f, -0.0f, 88.7f, 88.8f, 1000.0f, inf,
+                          std::numeric_limits<float>::quiet_NaN(), 1.0f, -1.0f, 0.5f, 2.0f};
+  std::vector<float> y(x.size());
+  unigen::cpu::exp_row(x.data(), y.data(), int64_t(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i] << " -> " << y[i]);
+    if (std::isnan(x[i])) {
+      CHECK(std::isnan(y[i]));
+    } else if (x[i] < -103.98f) {
+      CHECK(y[i] == 0.0f);
+    } else if (x[i] > 88.73f) {
+      CHECK(y[i] == inf);
+    } else {
+      CHECK(ulp_distance(y[i], exp_ref(x[i])) <= 2);
+    }
+  }
+  CHECK(unigen::cpu::exp_scalar(0.0f) == 1.0f);
+  CHECK(unigen::cpu::exp_scalar(-inf) == 0.0f);
+}
+
+TEST_CASE("row reductions match plain loops for every length and type", "[vec_math]") {
+  for (int64_t n : {0, 1, 7, 15, 16, 17, 31, 33, 64, 81, 100, 1000}) {
+    const auto len = static_cast<size_t>(n);
+    std::vector<float> a(len), b(len), e(len);
+    std::vector<double> ad(len);
+    for (int64_t j = 0; j < n; ++j) {
+      a[size_t(j)] = float(std::sin(0.37 * double(j)) * 5.0);
+      b[size_t(j)] = float(std::cos(0.11 * double(j)));
+      ad[size_t(j)] = double(a[size_t(j)]);
+    }
+    double mx = -std::numeric_limits<double>::infinity(), sum = 0, dot = 0, es = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      mx = std::max(mx, double(a[size_t(j)]));
+      sum += a[size_t(j)];
+      dot += double(a[size_t(j)]) * b[size_t(j)];
+    }
+    for (int64_t j = 0; j < n; ++j) es += std::exp(double(a[size_t(j)]) - 1.5);
+    INFO("n = " << n);
+    CHECK(unigen::cpu::row_max(a.data(), n) == float(mx));
+    CHECK(unigen::cpu::row_max(ad.data(), n) == mx);
+    CHECK(unigen::cpu::row_sum(a.data(), n) == Approx(sum).margin(1e-4));
+    CHECK(unigen::cpu::row_dot(a.data(), b.data(), n) == Approx(dot).margin(1e-4));
+    double sq = 0;
+    for (int64_t j = 0; j < n; ++j) sq += (double(a[size_t(j)]) - 0.25) * (double(a[size_t(j)]) - 0.25);
+    CHECK(unigen::cpu::row_sq_dev(a.data(), n, 0.25f) == Approx(sq).epsilon(1e-5));
+    CHECK(unigen::cpu::row_exp_sum(a.data(), e.data(), n, 1.5f) == Approx(es).epsilon(1e-5));
+    CHECK(unigen::cpu::row_exp_sum(ad.data(), static_cast<double*>(nullptr), n, 1.5) == Approx(es).epsilon(1e-12));
+    for (int64_t j = 0; j < n; ++j) CHECK(e[size_t(j)] == Approx(std::exp(double(a[size_t(j)]) - 1.5)).epsilon(3e-7));
+  }
+}
+
+// far in the left tail float rounding of z² alone costs relative accuracy (values there are below 1e-12)
+TEST_CASE("vectorised GELU and its derivative match the erf form", "[vec_math]") {
+  std::vector<float> x, y, dy, ones;
+  for (float v = -12.0f; v <= 12.0f; v += 0.003f) x.push_back(v);
+  const auto len = x.size();
+  y.resize(len), dy.resize(len), ones.assign(len, 1.0f);
+  const int64_t n = int64_t(len);
+  unigen::cpu::map_row(x.data(), y.data(), n, [](auto v) { return unigen::cpu::gelu_v(v); });
+  unigen::cpu::map_row(x.data(), ones.data(), dy.data(), n, [](auto v, auto g) { return g * unigen::cpu::gelu_grad_v(v); });
+  for (size_t i = 0; i < len; ++i) {
+    const double v = x[i], cdf = 0.5 * std::erfc(-v * M_SQRT1_2);
+    const double ref = v * cdf, dref = cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
+    INFO("x = " << v);
+    REQUIRE(y[i] == Approx(ref).epsilon(1e-5).margin(1e-12));
+    REQUIRE(dy[i] == Approx(dref).epsilon(1e-5).margin(1e-6));  // Φ + x·φ cancels near x = -0.75
+  }
+}
+
+TEST_CASE("float gelu (vectorised) equals the double erf form, forward and backward, on a strided view", "[vec_math]") {
+  using unigen::Tensor;
+  unigen::Generator gen(5);
+  auto xd = Tensor<double>::randn({37, 19}, gen, 0.0, 3.0);
+  auto xf = xd.to<float>().mT().set_requires_grad();  // a transposed view: not contiguous
+  auto gd = Tensor<double>::randn({19, 37}, gen);
+  auto xdt = xd.mT().set_requires_grad();
+  auto yf = unigen::gelu(xf);
+  auto yd = unigen::gelu(xdt);
+  yf.backward(gd.to<float>());
+  yd.backward(gd);
+  auto a = yf.to_vector(), ga = xf.grad().to_vector();
+  auto b = yd.to_vector(), gb = xdt.grad().to_vector();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i] == Approx(b[i]).epsilon(1e-5).margin(1e-6));
+    REQUIRE(ga[i] == Approx(gb[i]).epsilon(1e-5).margin(1e-5));
+  }
+}
