@@ -33,4 +33,7 @@
 #include "unigen/data/fashion_mnist.hpp"
 #include "unigen/data/emoji.hpp"
 #include "unigen/metrics/caption.hpp"
+#ifndef __CUDACC__
+// Eigen's host math clashes with CUDA's min/max overloads under nvcc; CUDA sources include it themselves if needed.
 #include "unigen/metrics/frechet.hpp"
+#endif
