@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.hpp"
 #include "unigen/core/error.hpp"
 #include "unigen/data/coco.hpp"
 #include "unigen/metrics/caption.hpp"
@@ -47,19 +48,8 @@ int eval_captions(const std::vector<std::string>& args) {
 
 }  // namespace
 
-// Dispatches on the sub-command; every Error is printed on one line (plus usage where it helps), exit 1.
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  try {
-    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-      std::cout << usage;
-      return args.empty() ? 2 : 0;
-    }
-    if (args[0] == "captions") return eval_captions(std::vector<std::string>(args.begin() + 1, args.end()));
-    std::cerr << "unigen-eval: unknown command \"" << args[0] << "\"\n" << usage;
-    return 2;
-  } catch (const unigen::Error& e) {
-    std::cerr << "unigen-eval: " << e.what() << "\n";
-    return 1;
-  }
+  return unigen::cli::main("unigen-eval", usage, argc, argv, [](const std::string& cmd, const std::vector<std::string>& rest) {
+    return cmd == "captions" ? eval_captions(rest) : unigen::cli::kUnknownCommand;
+  });
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.hpp"
 #include "unigen/core/error.hpp"
 #include "unigen/data/emoji.hpp"
 #include "unigen/data/fashion_mnist.hpp"
@@ -65,16 +66,10 @@ void print_counts(const unigen::data::DatasetCounts& c) {
 
 }  // namespace
 
-// Dispatches on the source; Errors are printed on one line, exit 1.
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  try {
-    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-      std::cout << usage;
-      return args.empty() ? 2 : 0;
-    }
-    std::string source = args[0];
-    Args a = parse(std::vector<std::string>(args.begin() + 1, args.end()));
+  return unigen::cli::main("unigen-prepare", usage, argc, argv, [](const std::string& source,
+                                                                   const std::vector<std::string>& rest) {
+    Args a = parse(rest);
     if (source == "emoji") {
       std::string cache = a.data.empty() ? default_cache() : a.data;
       auto c = unigen::data::prepare_emoji(cache + "/emoji-datasource-google", cache + "/openmoji", a.out, a.seed);
@@ -91,15 +86,8 @@ int main(int argc, char** argv) {
       std::cout << "fashion-mnist dataset in " << a.out << "\n";
       print_counts(c);
     } else {
-      std::cerr << "unigen-prepare: unknown source \"" << source << "\"\n" << usage;
-      return 2;
+      return unigen::cli::kUnknownCommand;
     }
     return 0;
-  } catch (const unigen::Error& e) {
-    std::cerr << "unigen-prepare: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "unigen-prepare: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

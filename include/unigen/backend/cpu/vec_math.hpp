@@ -183,13 +183,7 @@ A exp_acc(A x) {
 
 // exp(x[j]) for j < n, into y (may equal x); x, y: [n] floats.
 inline void exp_row(const float* x, float* y, int64_t n) {
-  int64_t j = 0;
-#if defined(__AVX512F__)
-  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, exp16(_mm512_loadu_ps(x + j)));
-#elif defined(__AVX2__) && defined(__FMA__)
-  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, exp8(_mm256_loadu_ps(x + j)));
-#endif
-  for (; j < n; ++j) y[j] = exp_scalar(x[j]);
+  map_row(x, y, n, [](auto v) { return vexp(v); });
 }
 
 // max over x: [n] in compute type (-inf for n = 0; NaNs are skipped).
