@@ -60,8 +60,25 @@ void record(const char* name, Tensor<T>& out, F fn, const In&... ins) {
   out.impl().requires_grad = true;
 }
 
+// The dense gradient buffer of `input` that may be added to in place: the producing node's pending
+// gradient or the leaf's .grad(), created as zeros (or made private) when needed.
+template <class T>
+Tensor<T> owned_grad(const Tensor<T>& input) {
+  if (auto& fn = input.grad_fn()) {
+    auto* node = static_cast<TypedNode<T>*>(fn.get());
+    if (!node->grad.defined()) node->grad = Tensor<T>::zeros(input.shape());
+    else if (!node->owned) node->grad = node->grad.clone();
+    node->owned = true;
+    return node->grad;
+  }
+  auto& impl = input.impl();
+  if (!impl.grad) impl.grad = Tensor<T>::zeros(input.shape()).impl_ptr();
+  return Tensor<T>(impl.grad);
+}
+
 // Adds `grad` (shape of `input`) into the gradient of `input`: the node that produced it, or the
-// leaf's .grad(). Inputs that need no gradient are skipped.
+// leaf's .grad(). Inputs that need no gradient are skipped. A node's first gradient is kept as given
+// (no copy); a leaf's is copied, so .grad() is always a dense tensor of its own.
 template <class T>
 void accumulate(const Tensor<T>& input, const Tensor<T>& grad) {
   if (!input_requires_grad(input)) return;
@@ -72,21 +89,24 @@ void accumulate(const Tensor<T>& input, const Tensor<T>& grad) {
     auto* node = static_cast<TypedNode<T>*>(fn.get());
     if (!node->grad.defined()) {
       node->grad = grad;
-    } else {
-      if (!node->owned) {
-        node->grad = node->grad.clone();
-        node->owned = true;
-      }
-      node->grad.add_(grad);
+      return;
     }
+  } else if (!input.impl().grad) {
+    input.impl().grad = grad.clone().impl_ptr();
     return;
   }
-  auto& impl = input.impl();
-  if (!impl.grad) {
-    impl.grad = grad.clone().impl_ptr();
-  } else {
-    Tensor<T>(impl.grad).add_(grad);
-  }
+  owned_grad(input).add_(grad);
+}
+
+// Adds `grad` into the part of `input`'s gradient that input.slice(dim, start, end, step) views: the
+// adjoint of a slice without a zero tensor of the whole input per slice (split, chunk and select of
+// one tensor share one buffer).
+template <class T>
+void accumulate_slice(const Tensor<T>& input, int64_t dim, int64_t start, int64_t end, int64_t step,
+                      const Tensor<T>& grad) {
+  if (!input_requires_grad(input)) return;
+  NoGrad guard;
+  owned_grad(input).slice(dim, start, end, step).add_(grad);
 }
 
 // Runs the backward pass from `root`, whose gradient is `grad`. Nodes run in reverse topological

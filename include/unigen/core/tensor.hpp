@@ -27,6 +27,9 @@ template <class T> Tensor<T> sum_to(const Tensor<T>& g, const Shape& shape);
 namespace autograd {
 template <class T, class F, class... In> void record(const char* name, Tensor<T>& out, F fn, const In&... ins);
 template <class T> void accumulate(const Tensor<T>& input, const Tensor<T>& grad);
+template <class T>
+void accumulate_slice(const Tensor<T>& input, int64_t dim, int64_t start, int64_t end, int64_t step,
+                      const Tensor<T>& grad);
 template <class T> void run_backward(const Tensor<T>& root, const Tensor<T>& grad, bool retain_graph);
 }  // namespace autograd
 
@@ -221,7 +224,7 @@ class Tensor {
     return make_view(s, st, offset(), "permute", [perm](const auto& a, const auto& g) {
       std::vector<int64_t> inv(perm.size());
       for (size_t i = 0; i < perm.size(); ++i) inv[size_t(norm_dim(perm[i], a.dim(), "permute"))] = int64_t(i);
-      return g.permute(inv);
+      autograd::accumulate(a, g.permute(inv));
     });
   }
   Tensor transpose(int64_t d0, int64_t d1) const {
@@ -246,9 +249,7 @@ class Tensor {
     st[d] *= step;
     return make_view(s, st, offset() + start * strides()[d], "slice",
                      [d, start, end, step](const auto& a, const auto& g) {
-                       auto ga = zeros(a.shape());
-                       ga.slice(d, start, end, step).copy_(g);
-                       return ga;
+                       autograd::accumulate_slice(a, d, start, end, step, g);
                      });
   }
   Tensor narrow(int64_t d, int64_t start, int64_t length) const { return slice(d, start, start + length); }
@@ -274,7 +275,8 @@ class Tensor {
       check(have == s[i] || have == 1, "expand: cannot expand shape ", shape(), " to ", s);
       st[i] = have == s[i] ? strides()[i - off] : 0;
     }
-    return make_view(s, st, offset(), "expand", [](const auto& a, const auto& g) { return sum_to(g, a.shape()); });
+    return make_view(s, st, offset(), "expand",
+                     [](const auto& a, const auto& g) { autograd::accumulate(a, sum_to(g, a.shape())); });
   }
   Tensor squeeze(int64_t d) const {
     d = norm_dim(d, dim(), "squeeze");
@@ -455,20 +457,20 @@ class Tensor {
       if (s[k] == 1) st[k] = k + 1 < s.size() ? st[k + 1] * s[k + 1] : 1;
     return true;
   }
-  // A view of this tensor's storage; `adjoint(a, g)` maps the view's gradient back to a's shape.
-  template <class Adjoint>
-  Tensor make_view(const Shape& s, const Shape& st, int64_t off, const char* op, Adjoint adjoint) const {
+  // A view of this tensor's storage; `backward(a, g)` accumulates the view's gradient g into a's.
+  template <class Backward>
+  Tensor make_view(const Shape& s, const Shape& st, int64_t off, const char* op, Backward backward) const {
     Tensor out = detach();
     out.impl().shape = s;
     out.impl().strides = st;
     out.impl().offset = off;
     if constexpr (Floating<T>)
-      autograd::record(op, out, [a = *this, adjoint](const Tensor& g) { autograd::accumulate(a, adjoint(a, g)); }, *this);
+      autograd::record(op, out, [a = *this, backward](const Tensor& g) { backward(a, g); }, *this);
     return out;
   }
   // Views that keep the element order (view, reshape, squeeze, unsqueeze): the gradient is reshaped back.
   Tensor make_view(const Shape& s, const Shape& st, int64_t off, const char* op) const {
-    return make_view(s, st, off, op, [](const auto& a, const auto& g) { return g.reshape(a.shape()); });
+    return make_view(s, st, off, op, [](const auto& a, const auto& g) { autograd::accumulate(a, g.reshape(a.shape())); });
   }
   void check_inplace(const char* op) const {
     check(!(autograd::GradMode::enabled() && (impl().requires_grad || impl().grad_fn)), op,
