@@ -158,6 +158,47 @@ TEST_CASE("16-bit matmul and elementwise compute in f32", "[dtype]") {
   REQUIRE(float(exp(x).to_vector()[1]) == float(bf16(std::exp(2.0f))));
 }
 
+// Reductions take a row order (reduced elements adjacent) or a column order (a kept dim innermost in
+// memory); both must give the plain loop's values, first-index argmax included, on any layout.
+TEST_CASE("reductions equal a plain loop over dense, transposed and sliced inputs", "[reduce]") {
+  Generator g(11);
+  // integers: sums are exact whatever the order; ties test argmax's first index
+  auto base = Tensor<float>::randint(-4, 5, {37, 50, 3}, g);
+  const std::vector<Tensor<float>> layouts = {base, base.permute({2, 1, 0}).contiguous().permute({2, 1, 0}),
+                                              base.slice(1, 1, 50, 2)};
+  for (const auto& x : layouts) {
+    const int64_t A = x.size(0), B = x.size(1), C = x.size(2);
+    auto s0 = sum(x, {0}), s02 = sum(x, {0, 2}), s2 = sum(x, {2});
+    auto mx = max(x, {0}), mn = min(x, {0, 1});
+    auto am = argmax(x, 0);
+    for (int64_t b = 0; b < B; ++b) {
+      float t02 = 0;
+      for (int64_t c = 0; c < C; ++c) {
+        float t0 = 0, m = -1e9f, t2 = 0;
+        int64_t arg = -1;
+        for (int64_t a = 0; a < A; ++a) {
+          const float v = x.at({a, b, c});
+          t0 += v;
+          if (arg < 0 || v > m) m = v, arg = a;
+        }
+        for (int64_t k = 0; k < C; ++k) t2 += x.at({c % A, b, k});
+        REQUIRE(s0.at({b, c}) == t0);
+        REQUIRE(mx.at({b, c}) == m);
+        REQUIRE(am.at({b, c}) == arg);
+        REQUIRE(s2.at({c % A, b}) == t2);
+        t02 += t0;
+      }
+      REQUIRE(s02.at({b}) == t02);
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      float m = 1e9f;
+      for (int64_t a = 0; a < A; ++a)
+        for (int64_t b = 0; b < B; ++b) m = std::min(m, x.at({a, b, c}));
+      REQUIRE(mn.at({c}) == m);
+    }
+  }
+}
+
 TEST_CASE("forward values of softmax, layer_norm, cross_entropy, attention", "[ops]") {
   auto x = Tensor<double>::from_vector(std::vector<double>{1, 2, 3, 1, 1, 1}, {2, 3});
   auto s = softmax(x);

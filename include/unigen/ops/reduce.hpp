@@ -1,8 +1,13 @@
 #pragma once
 // Reductions over dims (keepdim or not): sum, mean, max, min, argmax.
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "unigen/ops/elementwise.hpp"
 
@@ -32,31 +37,69 @@ inline Shape reduced_shape(const Shape& s, const std::vector<bool>& red, bool ke
 
 // Reduces the `red` dims of a: for each output element, step(acc, x, j) folds the reduced block's
 // elements x (j counts them in row-major order) into acc, starting from init; done(acc) gives the value.
+// Two loop orders, same folds in the same order per output:
+//  - rows: one output at a time over its reduced block (the reduced elements are the close ones, e.g.
+//    a sum over the last dim);
+//  - columns: all outputs together, one reduced position j at a time (a kept dim is the innermost one in
+//    memory, e.g. a bias gradient [N, C] -> [C]): every pass reads a contiguous run of a, and the
+//    accumulators are independent, so the loop vectorises instead of walking a column at stride C.
 template <class Out, class T, class Acc, class Step, class Done>
 Tensor<Out> reduce(const char* op, const Tensor<T>& a, const std::vector<bool>& red, bool keepdim, Acc init, Step step,
                    Done done) {
   require_cpu(op, a);
   Shape kept, kept_st, rs, rs_st;
+  int64_t inner_stride = std::numeric_limits<int64_t>::max();
+  bool inner_kept = false;  // is the smallest-stride dim (of size > 1) a kept one?
   for (size_t i = 0; i < a.shape().size(); ++i) {
     if (red[i]) rs.push_back(a.shape()[i]), rs_st.push_back(a.strides()[i]);
     else kept.push_back(a.shape()[i]), kept_st.push_back(a.strides()[i]);
+    if (a.shape()[i] > 1 && std::abs(a.strides()[i]) < inner_stride)
+      inner_stride = std::abs(a.strides()[i]), inner_kept = !red[i];
   }
   Tensor<Out> out = Tensor<Out>::empty(reduced_shape(a.shape(), red, keepdim));
   Out* o = out.data();
   const T* p = a.impl().storage.get();
-  Shape ost = contiguous_strides(kept);
-  std::vector<std::array<int64_t, 2>> starts;
-  starts.reserve(size_t(numel_of(kept)));
-  cpu::strided_for_each<2>(kept, {ost.data(), kept_st.data()}, {0, a.offset()},
-                           [&](const std::array<int64_t, 2>& off) { starts.push_back(off); });
-  const int64_t n = int64_t(starts.size());
-#pragma omp parallel for if (n * numel_of(rs) > (1 << 16)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    Acc acc = init;
-    int64_t j = 0;
-    cpu::strided_for_each<1>(rs, {rs_st.data()}, {starts[size_t(i)][1]},
-                             [&](const std::array<int64_t, 1>& off) { step(acc, static_cast<acc_t<T>>(p[off[0]]), j++); });
-    o[starts[size_t(i)][0]] = Out(done(acc));
+  const int64_t n = numel_of(kept), nr = numel_of(rs);
+  // koff[i]: offset in a of output i's block (outputs are written densely in row-major order).
+  std::vector<int64_t> koff;
+  koff.reserve(size_t(n));
+  cpu::strided_for_each<1>(kept, {kept_st.data()}, {a.offset()},
+                           [&](const std::array<int64_t, 1>& off) { koff.push_back(off[0]); });
+  const bool parallel = n * nr > (1 << 16);
+  if (!inner_kept || nr <= 1 || n < 16) {
+#pragma omp parallel for if (parallel) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      Acc acc = init;
+      int64_t j = 0;
+      cpu::strided_for_each<1>(rs, {rs_st.data()}, {koff[size_t(i)]},
+                               [&](const std::array<int64_t, 1>& off) { step(acc, static_cast<acc_t<T>>(p[off[0]]), j++); });
+      o[i] = Out(done(acc));
+    }
+    return out;
+  }
+  // Column order: reduced offsets once; then each thread folds a range of outputs over all of them.
+  std::vector<int64_t> roff;
+  roff.reserve(size_t(nr));
+  cpu::strided_for_each<1>(rs, {rs_st.data()}, {0}, [&](const std::array<int64_t, 1>& off) { roff.push_back(off[0]); });
+  bool dense = true;  // outputs' blocks at consecutive offsets: a contiguous run per reduced position
+  for (int64_t i = 1; i < n && dense; ++i) dense = koff[size_t(i)] == koff[0] + i;
+#pragma omp parallel if (parallel)
+  {
+#ifdef _OPENMP
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+    const int64_t nt = 1, t = 0;
+#endif
+    const int64_t i0 = n * t / nt, i1 = n * (t + 1) / nt;
+    std::vector<Acc> acc(size_t(i1 - i0), init);
+    for (int64_t j = 0; j < nr; ++j) {
+      const T* pj = p + roff[size_t(j)];
+      if (dense)
+        for (int64_t i = i0; i < i1; ++i) step(acc[size_t(i - i0)], static_cast<acc_t<T>>(pj[koff[0] + i]), j);
+      else
+        for (int64_t i = i0; i < i1; ++i) step(acc[size_t(i - i0)], static_cast<acc_t<T>>(pj[koff[size_t(i)]]), j);
+    }
+    for (int64_t i = i0; i < i1; ++i) o[i] = Out(done(acc[size_t(i - i0)]));
   }
   return out;
 }
