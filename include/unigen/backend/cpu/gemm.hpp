@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "unigen/backend/cpu/cpu_features.hpp"
 #include "unigen/backend/cpu/gemm_kernels.hpp"
@@ -70,16 +71,21 @@ inline PackBuffer& pack_buffer(int which) {
 // trans), into out[k][MR], rows past mr zero-filled.
 template <int MR>
 void pack_a(bool trans, const float* a, int64_t lda, int64_t mr, int64_t kc, float* out) {
+  if (trans && mr == MR) {  // a run of MR floats per k
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * MR, a + k * lda, MR * sizeof(float));
+    return;
+  }
   for (int64_t k = 0; k < kc; ++k)
     for (int64_t r = 0; r < MR; ++r) out[k * MR + r] = r >= mr ? 0.0f : trans ? a[k * lda + r] : a[r * lda + k];
 }
 
 // Packs the kc×nc block of op(B) at `b` (element (k, j) at b[k·ldb + j], or b[j·ldb + k] when trans)
 // into panels of NR columns: out[panel][k][c], columns past nc zero-filled. out: kc·ceil(nc/NR)·NR floats.
-// An untransposed B is copied row by row (each row read sequentially); a transposed one is read 8 of
-// its rows at a time, 16 floats each: with a power-of-two ldb more rows than the 8 ways of an L1 set
-// would evict each other before their lines were used up.
-template <int NR>
+// An untransposed B is copied row by row (each row read sequentially). A transposed one is copied in 8×8
+// blocks, transposed in registers when `avx` (the caller runs a SIMD kernel, so the CPU has AVX2), 8 of
+// its rows at a time: with a power-of-two ldb more rows than the 8 ways of an L1 set would evict each
+// other before their lines were used up.
+template <int NR, bool avx>
 void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* out) {
   for (int64_t k = 0; k < kc && !trans; ++k)
     for (int64_t j0 = 0; j0 < nc; j0 += NR) {
@@ -96,11 +102,17 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
   for (int64_t j0 = 0; j0 < nc && trans; j0 += NR) {
     const int64_t nr = std::min<int64_t>(NR, nc - j0);
     float* dst = out + j0 * kc;
-    for (int64_t c0 = 0; c0 < NR; c0 += 8)
-      for (int64_t k0 = 0; k0 < kc; k0 += 16)
+    for (int64_t c0 = 0; c0 < NR; c0 += 8) {
+      int64_t k0 = 0;
+#ifdef UNIGEN_GEMM_X86
+      if (avx && c0 + 8 <= nr)
+        for (; k0 + 8 <= kc; k0 += 8) gemm_kernels::transpose_8x8(b + (j0 + c0) * ldb + k0, ldb, dst + k0 * NR + c0, NR);
+#endif
+      for (; k0 < kc; k0 += 16)
         for (int64_t c = c0; c < c0 + 8; ++c)
           for (int64_t k = k0; k < std::min(k0 + 16, kc); ++k)
             dst[k * NR + c] = c < nr ? b[(j0 + c) * ldb + k] : 0.0f;
+    }
   }
 }
 
@@ -164,7 +176,7 @@ void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     const float beta_p = p0 == 0 ? beta : 1.0f;
     for (int64_t j0 = 0; j0 < N; j0 += bs.nc) {
       const int64_t nc = std::min(bs.nc, N - j0);
-      pack_b<NR>(tb, tb ? B + j0 * ldb + p0 : B + p0 * ldb + j0, ldb, kc, nc, pb);
+      pack_b<NR, !std::is_same_v<Kern, gemm_kernels::Generic>>(tb, tb ? B + j0 * ldb + p0 : B + p0 * ldb + j0, ldb, kc, nc, pb);
       macro_kernel<Kern>(ta, M, nc, kc, alpha, ta ? A + p0 * lda : A + p0, lda, pa, pb, beta_p, C + j0, ldc);
     }
   }
