@@ -243,7 +243,8 @@ int main(int argc, char** argv) {
         }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  std::printf("threads %d, memory bandwidth (copy, read + write) %.1f GB/s\n", omp_get_max_threads(), bandwidth() / 1e9);
+  std::fprintf(stderr, "threads %d, memory bandwidth (copy, read + write) %.1f GB/s\n", omp_get_max_threads(),
+               bandwidth() / 1e9);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -99,3 +99,26 @@ TEST_CASE("gradcheck detects a wrong gradient", "[autograd][gradcheck]") {
   REQUIRE_FALSE(r.ok);
   REQUIRE(r.message.find("analytic") != std::string::npos);
 }
+
+// A leaf's first gradient is adopted without a copy when it is a fresh result nothing else holds; any
+// gradient still held elsewhere (the caller's, or one passed to two inputs) is copied, so later
+// accumulation never writes into someone else's tensor.
+TEST_CASE("a leaf's gradient never aliases a tensor held elsewhere", "[autograd]") {
+  auto x = Tensor<float>::ones({4}).set_requires_grad();
+  auto g = Tensor<float>::full({4}, 2.0);
+  x.backward(g);  // the root is the leaf: g is the caller's
+  x.backward(g);
+  REQUIRE(g.to_vector() == std::vector<float>(4, 2.0f));
+  REQUIRE(x.grad().to_vector() == std::vector<float>(4, 4.0f));
+  x.zero_grad();
+  auto gy = Tensor<float>::full({4, 8}, 1.0);
+  auto w = Tensor<float>::ones({8}).set_requires_grad(), b = Tensor<float>::zeros({8}).set_requires_grad();
+  auto in = Tensor<float>::randn({4, 8}).set_requires_grad();
+  for (int r = 0; r < 2; ++r) layer_norm(in, w, b).backward(gy);  // gx adopted, then added to
+  REQUIRE(gy.to_vector() == std::vector<float>(32, 1.0f));
+  for (float v : b.grad().to_vector()) REQUIRE(v == 8.0f);  // 2 passes × 4 rows of ones
+  for (float v : in.grad().to_vector()) REQUIRE(std::abs(v) < 1e-5f);  // a constant gy has no effect on x
+  auto y = x + x;  // one gradient to both operands
+  y.backward(gy.narrow(1, 0, 4).contiguous().select(0, 0));
+  REQUIRE(x.grad().to_vector() == std::vector<float>(4, 2.0f));
+}

@@ -199,6 +199,23 @@ TEST_CASE("reductions equal a plain loop over dense, transposed and sliced input
   }
 }
 
+TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats with its seed", "[ops]") {
+  auto x = Tensor<float>::ones({100001});
+  Generator g1(3), g2(3);
+  auto y = dropout(x, 0.3, true, g1).to_vector();
+  REQUIRE(dropout(x, 0.3, true, g2).to_vector() == y);
+  int64_t zeros = 0;
+  for (float v : y) {
+    if (v == 0.0f) ++zeros;
+    else REQUIRE(v == Approx(1.0 / 0.7).epsilon(1e-6));
+  }
+  // binomial: sd = sqrt(n·p·(1−p)) ≈ 145, so 5 sd ≈ 0.0073 of n
+  REQUIRE(double(zeros) / double(y.size()) == Approx(0.3).margin(0.0073));
+  REQUIRE(dropout(x, 0.3, false).to_vector() == x.to_vector());
+  REQUIRE(dropout(x, 0.0).to_vector() == x.to_vector());
+  CHECK_THROWS_WITH(dropout(x, 1.0), Catch::Contains("dropout"));
+}
+
 TEST_CASE("forward values of softmax, layer_norm, cross_entropy, attention", "[ops]") {
   auto x = Tensor<double>::from_vector(std::vector<double>{1, 2, 3, 1, 1, 1}, {2, 3});
   auto s = softmax(x);

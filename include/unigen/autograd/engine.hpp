@@ -98,6 +98,20 @@ void accumulate(const Tensor<T>& input, const Tensor<T>& grad) {
   owned_grad(input).add_(grad);
 }
 
+// The same for a gradient the caller gives up: a leaf's first gradient that nothing else holds (a
+// fresh, dense result, as most backward functions produce) becomes its .grad() without the copy.
+template <class T>
+void accumulate(const Tensor<T>& input, Tensor<T>&& grad) {
+  const auto& g = grad.impl();
+  const bool sole = grad.impl_ptr().use_count() == 1 && g.storage.use_count() == 1 && g.offset == 0 &&
+                    g.capacity == grad.numel() && grad.is_contiguous() && !g.requires_grad && !g.grad_fn;
+  if (sole && input_requires_grad(input) && !input.grad_fn() && !input.impl().grad && grad.shape() == input.shape()) {
+    input.impl().grad = grad.impl_ptr();
+    return;
+  }
+  accumulate(input, static_cast<const Tensor<T>&>(grad));
+}
+
 // Adds `grad` into the part of `input`'s gradient that input.slice(dim, start, end, step) views: the
 // adjoint of a slice without a zero tensor of the whole input per slice (split, chunk and select of
 // one tensor share one buffer).

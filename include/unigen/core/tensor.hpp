@@ -27,6 +27,7 @@ template <class T> Tensor<T> sum_to(const Tensor<T>& g, const Shape& shape);
 namespace autograd {
 template <class T, class F, class... In> void record(const char* name, Tensor<T>& out, F fn, const In&... ins);
 template <class T> void accumulate(const Tensor<T>& input, const Tensor<T>& grad);
+template <class T> void accumulate(const Tensor<T>& input, Tensor<T>&& grad);
 template <class T>
 void accumulate_slice(const Tensor<T>& input, int64_t dim, int64_t start, int64_t end, int64_t step,
                       const Tensor<T>& grad);

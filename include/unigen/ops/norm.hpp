@@ -21,23 +21,28 @@ std::pair<acc_t<T>, acc_t<T>> layer_norm_row(const T* x, T* y, const T* w, const
   return {m, rstd};
 }
 
-// Backward of one row, x, g, w, gx: [n], scratch: [2n]; adds this row's g·xhat and g into gw, gb: [n].
-// xhat = (x − m)·rstd, gy = g·w: gx = rstd·(gy − mean(gy) − xhat·mean(gy·xhat)).
+// Backward of one row, x, g, w, gx: [n]; adds this row's g·xhat and g into gw, gb: [n].
+// xhat = (x − m)·rstd, gy = g·w: gx = rstd·(gy − mean(gy) − xhat·mean(gy·xhat)). Two passes over the
+// row (sums, then gx), recomputing xhat and gy rather than storing them.
 template <class T>
 void layer_norm_backward_row(const T* x, const T* g, const T* w, T* gx, int64_t n, acc_t<T> m, acc_t<T> rstd,
-                             acc_t<T>* gw, acc_t<T>* gb, acc_t<T>* scratch) {
+                             acc_t<T>* gw, acc_t<T>* gb) {
   using A = acc_t<T>;
-  A *xh = scratch, *gy = scratch + n;
+  A s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
   for (int64_t j = 0; j < n; ++j) {
-    xh[j] = (A(x[j]) - m) * rstd;
-    gy[j] = A(g[j]) * A(w[j]);
+    const A xh = (A(x[j]) - m) * rstd, gj = A(g[j]), gy = gj * A(w[j]);
+    gw[j] += gj * xh;
+    gb[j] += gj;
+    s1 += gy;
+    s2 += gy * xh;
   }
+  s1 /= A(n), s2 /= A(n);
+#pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
-    gw[j] += A(g[j]) * xh[j];
-    gb[j] += A(g[j]);
+    const A xh = (A(x[j]) - m) * rstd;
+    gx[j] = T(rstd * (A(g[j]) * A(w[j]) - s1 - xh * s2));
   }
-  const A s1 = cpu::row_sum(gy, n) / A(n), s2 = cpu::row_dot(gy, xh, n) / A(n);
-  for (int64_t j = 0; j < n; ++j) gx[j] = T(rstd * (gy[j] - s1 - xh[j] * s2));
 }
 
 }  // namespace detail
@@ -71,16 +76,16 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = {}, const Ten
       const A* st = stats->data();
 #pragma omp parallel if (rows * n > (1 << 15))
       {
-        std::vector<A> part(size_t(4 * n), A(0));  // gw, gb, scratch
+        std::vector<A> part(size_t(2 * n), A(0));  // gw, gb
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < rows; ++r)
           detail::layer_norm_backward_row(xv + r * n, gv + r * n, wp, out + r * n, n, st[2 * r], st[2 * r + 1],
-                                          part.data(), part.data() + n, part.data() + 2 * n);
+                                          part.data(), part.data() + n);
 #pragma omp critical(unigen_layer_norm_backward)
         for (int64_t j = 0; j < n; ++j) gwa[size_t(j)] += part[size_t(j)], gba[size_t(j)] += part[size_t(n + j)];
       }
     }, x, g);
-    autograd::accumulate(x, gx);
+    autograd::accumulate(x, std::move(gx));
     Tensor<T> gw = Tensor<T>::empty({D}), gb = Tensor<T>::empty({D});
     for (int64_t j = 0; j < D; ++j) gw.data()[j] = T(gwa[size_t(j)]), gb.data()[j] = T(gba[size_t(j)]);
     if (weight.defined()) autograd::accumulate(weight, gw);
