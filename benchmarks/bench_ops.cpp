@@ -1,6 +1,6 @@
 // Fused CPU row ops and attention against the same math composed of unigen's basic ops, forward and
 // forward+backward. Names: <op>/<fused|composed>/<rows>/<cols>/<fwd|fwdbwd> and
-// attention/<fused|composed>/<B>/<heads>/<T>/<dh>/<none|causal|prefix>/<fwd|fwdbwd>.
+// attention/<fused|composed|basic>/<B>/<heads>/<T>/<dh>/<none|causal|prefix>/<fwd|fwdbwd>.
 // membw/copy measures the machine's memory bandwidth (a parallel float copy, read + write bytes); the
 // memory-bound ops report GB/s and x_of_bound = time / (bytes they must move / that bandwidth).
 // Tensors come from aligned operator new; glibc maps blocks over 32 MiB afresh on every allocation (and
@@ -186,7 +186,12 @@ const char* mask_name(Mask m) { return m == Mask::none ? "none" : m == Mask::cau
 
 // q, k, v: [B, H, T, dh] with the given mask; prefix: every query sees the first T − 17 cells (image),
 // and the last 17 (text) are causal among themselves.
-void bm_attention(benchmark::State& st, bool fused, int64_t B, int64_t H, int64_t T, int64_t dh, Mask mk, bool bwd) {
+// fused: scaled_dot_product_attention; composed: detail::attention_composed (basic ops around the fused
+// softmax); basic: the same with softmax spelled exp(s − max) / Σ, basic ops only.
+enum class Attn { fused, composed, basic };
+const char* attn_name(Attn a) { return a == Attn::fused ? "fused" : a == Attn::composed ? "composed" : "basic"; }
+
+void bm_attention(benchmark::State& st, Attn impl, int64_t B, int64_t H, int64_t T, int64_t dh, Mask mk, bool bwd) {
   Generator gen(2);
   auto q = Tensor<float>::randn({B, H, T, dh}, gen), k = Tensor<float>::randn({B, H, T, dh}, gen),
        v = Tensor<float>::randn({B, H, T, dh}, gen), gout = Tensor<float>::randn({B, H, T, dh}, gen);
@@ -200,7 +205,14 @@ void bm_attention(benchmark::State& st, bool fused, int64_t B, int64_t H, int64_
   }
   const bool causal = mk == Mask::causal;
   timed(st, 0, [&] {
-    auto o = fused ? scaled_dot_product_attention(q, k, v, mask, causal) : detail::attention_composed(q, k, v, mask, causal);
+    Tensor<float> o;
+    if (impl == Attn::fused) o = scaled_dot_product_attention(q, k, v, mask, causal);
+    else if (impl == Attn::composed) o = detail::attention_composed(q, k, v, mask, causal);
+    else {
+      auto s = detail::attention_scores_composed(q, k, v, mask, causal, 0.0);
+      auto e = exp(s - max(s, {-1}, true));
+      o = matmul(e / sum(e, {-1}, true), v);
+    }
     if (bwd) {
       o.backward(gout);
       q.zero_grad(), k.zero_grad(), v.zero_grad();
@@ -234,10 +246,10 @@ int main(int argc, char** argv) {
   for (int64_t H : {4, 8})
     for (Mask m : {Mask::none, Mask::causal, Mask::prefix})
       for (bool bwd : {false, true})
-        for (bool fused : {true, false}) {
-          std::string name = std::string("attention/") + (fused ? "fused" : "composed") + "/32/" + std::to_string(H) +
-                             "/81/64/" + mask_name(m) + "/" + (bwd ? "fwdbwd" : "fwd");
-          benchmark::RegisterBenchmark(name.c_str(), bm_attention, fused, 32, H, 81, 64, m, bwd)
+        for (Attn impl : {Attn::fused, Attn::composed, Attn::basic}) {
+          std::string name = std::string("attention/") + attn_name(impl) + "/32/" + std::to_string(H) + "/81/64/" +
+                             mask_name(m) + "/" + (bwd ? "fwdbwd" : "fwd");
+          benchmark::RegisterBenchmark(name.c_str(), bm_attention, impl, 32, H, 81, 64, m, bwd)
               ->Unit(benchmark::kMillisecond)
               ->UseRealTime();
         }

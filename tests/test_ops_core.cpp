@@ -271,14 +271,16 @@ TEST_CASE("shape and dtype mismatches throw Error naming the op and the shapes",
 
 TEST_CASE("fused attention equals the composition of basic ops, forward and backward", "[attention]") {
   Generator g(11);
+  // Tk = 81: one row block per slice; Tk = 600: blocks of 64 query rows (81 = 64 + 17). The prefix-style
+  // mask hides keys 64.. from the first 64 queries.
+  for (int64_t Tk : {81, 600})
   for (bool causal : {false, true}) {
-    // T = 81 spans two row blocks of the fused kernel; the prefix mask hides the last 17 keys from the first 64 queries
     auto q = Tensor<float>::randn({2, 3, 81, 16}, g).set_requires_grad();
-    auto k = Tensor<float>::randn({2, 3, 81, 16}, g).set_requires_grad();
-    auto v = Tensor<float>::randn({2, 3, 81, 8}, g).set_requires_grad();
-    auto m = Tensor<bool>::ones({81, 81});
+    auto k = Tensor<float>::randn({2, 3, Tk, 16}, g).set_requires_grad();
+    auto v = Tensor<float>::randn({2, 3, Tk, 8}, g).set_requires_grad();
+    auto m = Tensor<bool>::ones({81, Tk});
     for (int64_t i = 0; i < 64; ++i)
-      for (int64_t j = 64; j < 81; ++j) m.set({i, j}, false);
+      for (int64_t j = 64; j < Tk; ++j) m.set({i, j}, false);
     auto dout = Tensor<float>::randn({2, 3, 81, 8}, g);
     auto fused = scaled_dot_product_attention(q, k, v, m, causal);
     fused.backward(dout);

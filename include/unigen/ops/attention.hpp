@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "unigen/ops/matmul.hpp"
@@ -83,13 +84,16 @@ void mask_scores_row(const AttentionGeometry& g, int64_t b, int64_t i, A* row) {
     if (!m[j * g.mask_cs]) row[j] = ninf;
 }
 
-constexpr int64_t kAttentionRowBlock = 64;  // query rows whose scores are held at once
+// Query rows whose scores are held at once: as many as fit 32 Ki floats (128 KiB, inside L2), at least
+// 64 so the block's products stay GEMM-shaped, a multiple of 8 (the AVX-512 kernel's rows). At T = 81 a
+// whole slice is one block, so each slice packs its keys once per product instead of once per block.
+inline int64_t attention_row_block(int64_t Tk) { return std::max<int64_t>(64, 32768 / std::max<int64_t>(Tk, 1) / 8 * 8); }
 
 // Forward on dense [BH, T, c] operands: o = softmax(scale·q·kᵀ masked)·v, and lse (log-sum-exp of each
 // row's scaled, masked scores; -inf for a row that may attend to nothing, whose output is 0).
 template <class A>
 void attention_forward(const AttentionGeometry& g, const A* q, const A* k, const A* v, A* o, A* lse) {
-  const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = kAttentionRowBlock;
+  const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = attention_row_block(Tk);
   const int64_t nblk = (Tq + RB - 1) / RB;
   const A ninf = -std::numeric_limits<A>::infinity();
 #pragma omp parallel
@@ -125,7 +129,7 @@ void attention_forward(const AttentionGeometry& g, const A* q, const A* k, const
 template <class A>
 void attention_backward(const AttentionGeometry& g, const A* q, const A* k, const A* v, const A* o, const A* lse,
                         const A* dout, A* dq, A* dk, A* dvv) {
-  const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = kAttentionRowBlock;
+  const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = attention_row_block(Tk);
   const A ninf = -std::numeric_limits<A>::infinity();
 #pragma omp parallel
   {
@@ -158,11 +162,11 @@ void attention_backward(const AttentionGeometry& g, const A* q, const A* k, cons
   }
 }
 
-// The same attention as a composition of basic ops (matmul, masked_fill, softmax, matmul): the
-// reference the fused kernel is tested and benchmarked against. Materialises all T×T scores.
+// scale·q·kᵀ with -inf where the mask (and the causal flag) forbids: [..., Tq, Tk], materialised with
+// basic ops (matmul, mul, masked_fill).
 template <Floating T>
-Tensor<T> attention_composed(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Tensor<bool>& mask = {},
-                             bool causal = false, double scale = 0.0) {
+Tensor<T> attention_scores_composed(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                                    const Tensor<bool>& mask, bool causal, double scale) {
   AttentionGeometry g = attention_geometry(q, k, v, mask, causal, scale);
   Tensor<T> s = mul(matmul(q, k.mT()), g.scale);
   Tensor<bool> keep = mask;
@@ -172,8 +176,15 @@ Tensor<T> attention_composed(const Tensor<T>& q, const Tensor<T>& k, const Tenso
       for (int64_t j = 0; j < g.Tk; ++j) tri.data()[i * g.Tk + j] = j <= i;
     keep = keep.defined() ? logical_and(keep, tri) : tri;
   }
-  if (keep.defined()) s = masked_fill(s, logical_not(keep), -std::numeric_limits<double>::infinity());
-  return matmul(softmax(s, -1), v);
+  return keep.defined() ? masked_fill(s, logical_not(keep), -std::numeric_limits<double>::infinity()) : s;
+}
+
+// The same attention as a composition of basic ops (matmul, masked_fill, softmax, matmul): the
+// reference the fused kernel is tested and benchmarked against. Materialises all T×T scores.
+template <Floating T>
+Tensor<T> attention_composed(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Tensor<bool>& mask = {},
+                             bool causal = false, double scale = 0.0) {
+  return matmul(softmax(attention_scores_composed(q, k, v, mask, causal, scale), -1), v);
 }
 
 }  // namespace detail
@@ -197,18 +208,22 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
   Tensor<T> out = o.view(os).template to<T>();
   autograd::record("scaled_dot_product_attention", out, [q, k, v, g, qa, ka, va, o, lse](const Tensor<T>& grad) {
     Tensor<A> dout = detail::attention_operand<A>(grad, g.batch);
-    Tensor<A> dq = Tensor<A>::zeros(qa.shape()), dk = Tensor<A>::zeros(ka.shape()), dvv = Tensor<A>::zeros(va.shape());
+    // every row of dq is written once; dk and dv add up over the row blocks
+    Tensor<A> dq = Tensor<A>::empty(qa.shape()), dk = Tensor<A>::zeros(ka.shape()), dvv = Tensor<A>::zeros(va.shape());
     detail::attention_backward<A>(g, qa.data(), ka.data(), va.data(), o.data(), lse.data(), dout.data(), dq.data(),
                                   dk.data(), dvv.data());
-    auto back = [&](const Tensor<T>& x, const Tensor<A>& gx) {
+    // gx is given up, so that a leaf takes the buffer itself as its gradient when nothing else holds it
+    auto back = [&](const Tensor<T>& x, Tensor<A>&& gx) {
       Shape s = g.batch;
       s.push_back(x.size(-2));
       s.push_back(x.size(-1));
-      autograd::accumulate(x, sum_to(gx.view(s).template to<T>(), x.shape()));
+      Tensor<T> r = sum_to(gx.view(s).template to<T>(), x.shape());
+      gx = Tensor<A>();
+      autograd::accumulate(x, std::move(r));
     };
-    back(q, dq);
-    back(k, dk);
-    back(v, dvv);
+    back(q, std::move(dq));
+    back(k, std::move(dk));
+    back(v, std::move(dvv));
   }, q, k, v);
   return out;
 }
