@@ -65,7 +65,7 @@ Tensor<Out> reduce(const char* op, const Tensor<T>& a, const std::vector<bool>& 
   koff.reserve(size_t(n));
   cpu::strided_for_each<1>(kept, {kept_st.data()}, {a.offset()},
                            [&](const std::array<int64_t, 1>& off) { koff.push_back(off[0]); });
-  const bool parallel = n * nr > (1 << 16);
+  [[maybe_unused]] const bool parallel = n * nr > (1 << 16);  // read only by the omp pragmas
   if (!inner_kept || nr <= 1 || n < 16) {
 #pragma omp parallel for if (parallel) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
