@@ -2,7 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <sstream>
+#include <string>
 
 #include "unigen/unigen.hpp"
 
@@ -135,4 +138,48 @@ TEST_CASE("devices: the CPU is always there; CUDA needs the CUDA build", "[devic
   REQUIRE(a.to(Device::cpu()).shares_storage(a));
   REQUIRE(Device::cuda(1).str() == "cuda:1");
   CHECK_THROWS_WITH(a.to(Device::cuda(0)), Catch::Contains("cuda:0"));
+}
+
+// Blocks of 128 KiB or more come back from the host cache; smaller ones and blocks past the limit do not.
+// The limit is set per process (UNIGEN_HOST_CACHE_MB), so the limit cases run in child processes.
+namespace {
+constexpr int64_t kTwoMiB = int64_t(1) << 19;  // floats
+}  // namespace
+
+TEST_CASE("host cache within one process (child process)", "[.][host-cache-env]") {
+  const size_t limit = host_cache_limit();
+  host_cache_clear();
+  { auto a = Tensor<float>::empty({kTwoMiB}), b = Tensor<float>::empty({kTwoMiB}); }
+  // two 2 MiB blocks freed: both kept under a 1 GiB limit, one under 3 MiB, none when off
+  const size_t want = limit >= (size_t(4) << 20) ? size_t(4) << 20 : limit >= (size_t(2) << 20) ? size_t(2) << 20 : 0;
+  REQUIRE(host_cache_bytes() == want);
+}
+
+TEST_CASE("large freed blocks are reused through the host cache, up to its limit", "[tensor][memory]") {
+#if !defined(__SANITIZE_ADDRESS__)
+  REQUIRE(host_cache_limit() == (size_t(1024) << 20));  // the default (ctest sets no UNIGEN_HOST_CACHE_MB)
+  host_cache_clear();
+  REQUIRE(host_cache_bytes() == 0);
+  const float* p = nullptr;
+  {
+    auto a = Tensor<float>::full({kTwoMiB}, 3.0);
+    p = a.data();
+  }
+  REQUIRE(host_cache_bytes() == size_t(kTwoMiB) * sizeof(float));
+  auto b = Tensor<float>::zeros({kTwoMiB});
+  REQUIRE(b.data() == p);  // the same block, and zeros() still zeroes it
+  REQUIRE(host_cache_bytes() == 0);
+  REQUIRE(b.to_vector() == std::vector<float>(size_t(kTwoMiB), 0.0f));
+  { auto small = Tensor<float>::empty({1000}); }
+  REQUIRE(host_cache_bytes() == 0);
+  host_cache_clear();
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  for (const char* mb : {"0", "3", "1024"}) {
+    const std::string cmd = std::string("UNIGEN_HOST_CACHE_MB=") + mb + " '" + self + "' '[host-cache-env]' > /dev/null";
+    INFO(cmd);
+    CHECK(std::system(cmd.c_str()) == 0);
+  }
+#else
+  REQUIRE(host_cache_limit() == 0);  // AddressSanitizer must see every use after free
+#endif
 }

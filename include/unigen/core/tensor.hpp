@@ -16,6 +16,7 @@
 #include "unigen/core/device.hpp"
 #include "unigen/core/dtype.hpp"
 #include "unigen/core/error.hpp"
+#include "unigen/core/host_cache.hpp"
 #include "unigen/core/rng.hpp"
 #include "unigen/core/shape.hpp"
 
@@ -49,13 +50,14 @@ struct TensorImpl {
   std::shared_ptr<autograd::Node> grad_fn;
 };
 
-// 64-byte aligned host memory for n elements (so SIMD kernels can use aligned loads on fresh tensors).
+// 64-byte aligned host memory for n elements (so SIMD kernels can use aligned loads on fresh tensors);
+// large blocks are recycled through the host cache (core/host_cache.hpp).
 template <class T>
 std::shared_ptr<T> allocate(int64_t n, Device d) {
   check(d.is_cpu(), "allocate: device ", d.str(), " is not available (the CUDA backend is compiled only under nvcc)");
-  size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
-  T* p = static_cast<T*>(::operator new(bytes, std::align_val_t(64)));
-  return std::shared_ptr<T>(p, [](T* q) { ::operator delete(q, std::align_val_t(64)); });
+  const size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
+  T* p = static_cast<T*>(HostCache::get().take(bytes));
+  return std::shared_ptr<T>(p, [bytes](T* q) { HostCache::get().give(q, bytes); });
 }
 
 }  // namespace detail
