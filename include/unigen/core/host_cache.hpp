@@ -3,11 +3,11 @@
 // A training step allocates the same large tensors every step; from the system each would be a fresh
 // mapping (glibc maps blocks of 128 KiB and more), paid again with a page fault and a page of zeroing
 // per 4 KiB (about 20 thousand page faults per training step of the tiny config without this cache).
-// So blocks of 128 KiB or more go, when
-// freed, into a cache keyed by their size and come back for the next allocation of that size. The cache holds at most UNIGEN_HOST_CACHE_MB MiB
-// (default 1024; 0 turns it off; read once); a block that does not fit is given back at once, and
-// host_cache_clear() gives back all of it. Off under AddressSanitizer, so that it still sees every
-// use after free.
+// So blocks of 128 KiB or more go, when freed, into a cache keyed by their size and come back for the
+// next allocation of that size. The cache holds at most UNIGEN_HOST_CACHE_MB MiB (default 1024; 0 turns
+// it off; read once); a block that does not fit is given back at once, host_cache_clear() gives back
+// all of it, and so does an allocation the system refuses, before it tries again. Off under
+// AddressSanitizer, so that it still sees every use after free.
 #include <cstddef>
 #include <cstdlib>
 #include <map>
@@ -39,7 +39,12 @@ class HostCache {
         return p;
       }
     }
-    return ::operator new(bytes, std::align_val_t(64));
+    try {
+      return ::operator new(bytes, std::align_val_t(64));
+    } catch (const std::bad_alloc&) {
+      clear();  // the cached blocks may be what the system is missing
+      return ::operator new(bytes, std::align_val_t(64));
+    }
   }
 
   // Takes back a block from take(bytes): kept when large and there is room, else freed.
