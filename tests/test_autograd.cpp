@@ -114,11 +114,35 @@ TEST_CASE("a leaf's gradient never aliases a tensor held elsewhere", "[autograd]
   auto gy = Tensor<float>::full({4, 8}, 1.0);
   auto w = Tensor<float>::ones({8}).set_requires_grad(), b = Tensor<float>::zeros({8}).set_requires_grad();
   auto in = Tensor<float>::randn({4, 8}).set_requires_grad();
-  for (int r = 0; r < 2; ++r) layer_norm(in, w, b).backward(gy);  // gx adopted, then added to
+  for (int r = 0; r < 2; ++r) layer_norm(in, w, b).backward(gy);  // the first gx adopted, the second added
   REQUIRE(gy.to_vector() == std::vector<float>(32, 1.0f));
   for (float v : b.grad().to_vector()) REQUIRE(v == 8.0f);  // 2 passes × 4 rows of ones
   for (float v : in.grad().to_vector()) REQUIRE(std::abs(v) < 1e-5f);  // a constant gy has no effect on x
   auto y = x + x;  // one gradient to both operands
-  y.backward(gy.narrow(1, 0, 4).contiguous().select(0, 0));
+  y.backward(Tensor<float>::ones({4}));
   REQUIRE(x.grad().to_vector() == std::vector<float>(4, 2.0f));
+}
+
+TEST_CASE("a fresh gradient handed over as an rvalue becomes the leaf's .grad() without a copy", "[autograd]") {
+  auto x = Tensor<float>::ones({4}).set_requires_grad();
+  const float* handed = nullptr;
+  auto run = [&](bool move) {
+    auto out = x.detach().clone();
+    autograd::record("handover", out, [x, move, &handed](const Tensor<float>& g) {
+      Tensor<float> gx = g.clone();
+      handed = gx.data();
+      if (move) autograd::accumulate(x, std::move(gx));
+      else autograd::accumulate(x, gx);
+    }, x);
+    out.backward(Tensor<float>::full({4}, 3.0));
+  };
+  run(true);
+  REQUIRE(x.grad().data() == handed);  // adopted
+  run(true);                            // the second adds into it
+  REQUIRE(x.grad().data() != handed);
+  REQUIRE(x.grad().to_vector() == std::vector<float>(4, 6.0f));
+  x.zero_grad();
+  run(false);  // an lvalue the caller keeps is copied
+  REQUIRE(x.grad().data() != handed);
+  REQUIRE(x.grad().to_vector() == std::vector<float>(4, 3.0f));
 }

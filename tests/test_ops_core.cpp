@@ -174,22 +174,26 @@ TEST_CASE("reductions equal a plain loop over dense, transposed and sliced input
     for (int64_t b = 0; b < B; ++b) {
       float t02 = 0;
       for (int64_t c = 0; c < C; ++c) {
-        float t0 = 0, m = -1e9f, t2 = 0;
+        float t0 = 0, m = -1e9f;
         int64_t arg = -1;
         for (int64_t a = 0; a < A; ++a) {
           const float v = x.at({a, b, c});
           t0 += v;
           if (arg < 0 || v > m) m = v, arg = a;
         }
-        for (int64_t k = 0; k < C; ++k) t2 += x.at({c % A, b, k});
         REQUIRE(s0.at({b, c}) == t0);
         REQUIRE(mx.at({b, c}) == m);
         REQUIRE(am.at({b, c}) == arg);
-        REQUIRE(s2.at({c % A, b}) == t2);
         t02 += t0;
       }
       REQUIRE(s02.at({b}) == t02);
     }
+    for (int64_t a = 0; a < A; ++a)
+      for (int64_t b = 0; b < B; ++b) {
+        float t2 = 0;
+        for (int64_t c = 0; c < C; ++c) t2 += x.at({a, b, c});
+        REQUIRE(s2.at({a, b}) == t2);
+      }
     for (int64_t c = 0; c < C; ++c) {
       float m = 1e9f;
       for (int64_t a = 0; a < A; ++a)
@@ -209,8 +213,8 @@ TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats wi
     if (v == 0.0f) ++zeros;
     else REQUIRE(v == Approx(1.0 / 0.7).epsilon(1e-6));
   }
-  // binomial: sd = sqrt(n·p·(1−p)) ≈ 145, so 5 sd ≈ 0.0073 of n
-  REQUIRE(double(zeros) / double(y.size()) == Approx(0.3).margin(0.0073));
+  // the dropped fraction is binomial: within 5 standard deviations, sqrt(p·(1−p)/n) each
+  REQUIRE(double(zeros) / double(y.size()) == Approx(0.3).margin(5 * std::sqrt(0.3 * 0.7 / double(y.size()))));
   REQUIRE(dropout(x, 0.3, false).to_vector() == x.to_vector());
   REQUIRE(dropout(x, 0.0).to_vector() == x.to_vector());
   CHECK_THROWS_WITH(dropout(x, 1.0), Catch::Contains("dropout"));

@@ -179,6 +179,8 @@ TEST_CASE("large freed blocks are reused through the host cache, up to its limit
     INFO(cmd);
     CHECK(std::system(cmd.c_str()) == 0);
   }
+  // anything but a whole number >= 0 is an error at the first allocation, not a silent default
+  CHECK(std::system(("UNIGEN_HOST_CACHE_MB=lots '" + self + "' '[host-cache-env]' > /dev/null 2>&1").c_str()) != 0);
 #else
   REQUIRE(host_cache_limit() == 0);  // AddressSanitizer must see every use after free
 #endif

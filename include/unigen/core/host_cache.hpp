@@ -5,7 +5,7 @@
 // per 4 KiB (about 20 thousand page faults per training step of the tiny config without this cache).
 // So blocks of 128 KiB or more go, when freed, into a cache keyed by their size and come back for the
 // next allocation of that size. The cache holds at most UNIGEN_HOST_CACHE_MB MiB (default 1024; 0 turns
-// it off; read once); a block that does not fit is given back at once, host_cache_clear() gives back
+// it off; read once, and anything else is an error); a block that does not fit is given back at once, host_cache_clear() gives back
 // all of it, and so does an allocation the system refuses, before it tries again. Off under
 // AddressSanitizer, so that it still sees every use after free.
 #include <cstddef>
@@ -13,6 +13,8 @@
 #include <map>
 #include <mutex>
 #include <new>
+
+#include "unigen/core/error.hpp"
 
 namespace unigen {
 
@@ -87,7 +89,8 @@ class HostCache {
     if (!env || !*env) return size_t(1024) << 20;
     char* end = nullptr;
     const long long mb = std::strtoll(env, &end, 10);
-    return (*end || mb < 0) ? size_t(1024) << 20 : size_t(mb) << 20;
+    check(*end == 0 && mb >= 0, "UNIGEN_HOST_CACHE_MB=", env, ": expected a whole number of MiB >= 0");
+    return size_t(mb) << 20;
   }
 
   std::mutex mu_;
