@@ -228,6 +228,15 @@ TEST_CASE("sgemm: thread counts and calls from inside a parallel region", "[gemm
     for (int64_t i = 0; i < M * N; ++i) bad[size_t(t)] += c[size_t(i)] != float(want[size_t(i)]);
   }
   for (auto x : bad) CHECK(x == 0);
+  // Inside a region of one thread (inactive) the GEMM must not open a nested team of its own: libgomp
+  // would create and destroy that team's threads on every call.
+  omp_set_num_threads(2);
+  CHECK(unigen::cpu::gemm_detail::max_threads() == 2);
+  int inside = -1;
+#pragma omp parallel if (false)
+  inside = unigen::cpu::gemm_detail::max_threads();
+  CHECK(inside == 1);
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 // The same checks in a child process whose kernel comes from UNIGEN_CPU_KERNEL (read at first use).

@@ -78,11 +78,17 @@ Tensor<T> matmul_kernel(Tensor<T> a, Tensor<T> b) {
   const T* pb = b.impl().storage.get();
   T* po = out.data();
   const int64_t count = int64_t(items.size());
-  // Many small products: one thread per product; few large ones: the GEMM threads itself.
-#pragma omp parallel for if (count > 1 && M * N * K < (1 << 20)) schedule(static)
-  for (int64_t i = 0; i < count; ++i) {
+  auto product = [&](int64_t i) {
     const auto& o = items[size_t(i)];
     gemm<T>(la.trans, lb.trans, M, N, K, 1.0, pa + o[0], la.ld, pb + o[1], lb.ld, 0.0, po + o[2], N);
+  };
+  // Many small products: one thread per product. Few large ones: the GEMM threads itself, called from
+  // outside any parallel region (from inside even an inactive one it would run serially).
+  if (count > 1 && M * N * K < (1 << 20)) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; ++i) product(i);
+  } else {
+    for (int64_t i = 0; i < count; ++i) product(i);
   }
   return out;
 }

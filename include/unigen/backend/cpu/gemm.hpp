@@ -247,10 +247,13 @@ inline std::atomic<int>& kernel_slot() {
   return slot;
 }
 
-// Threads for one call: 1 inside a parallel region (the caller already owns the cores), else OpenMP's count.
+// Threads for one call: 1 inside any parallel region, else OpenMP's count. Inside an active region the
+// caller already owns the cores; inside an inactive one (a team of 1, e.g. an `if` clause that came out
+// false) a team of our own would be a nested team, whose threads libgomp creates and destroys on every
+// call while the idle pool thread spins beside them.
 inline int max_threads() {
 #ifdef _OPENMP
-  return omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
+  return omp_get_level() > 0 ? 1 : std::max(1, omp_get_max_threads());
 #else
   return 1;
 #endif
@@ -291,7 +294,8 @@ inline void sgemm_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float a
 
 // C[M,N] = alpha·op(A)·op(B) + beta·C, all row-major. op(A) is [M,K] (A stored [K,M] when transA), op(B) is
 // [K,N] (B stored [N,K] when transB); lda/ldb/ldc are row strides in elements. beta == 0: C is not read.
-// Runs on omp_get_max_threads() threads, or serially when called inside an OpenMP parallel region.
+// Runs on omp_get_max_threads() threads, or serially when called inside an OpenMP parallel region (even
+// an inactive one).
 inline void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   gemm_detail::check_args("sgemm", transA, transB, M, N, K, lda, ldb, ldc);
