@@ -1,11 +1,14 @@
 // Tensor core: creation, views sharing storage, broadcasting, element access, dtypes, printing.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
+
+#include <omp.h>
 
 #include "unigen/unigen.hpp"
 
@@ -85,6 +88,60 @@ TEST_CASE("views share storage and carry strides", "[tensor][views]") {
   // reshape of a sliced-but-row-contiguous view stays a view
   auto rows = a.reshape({6, 4}).slice(0, 2, 5);
   REQUIRE(rows.reshape({3, 2, 2}).shares_storage(a));
+}
+
+TEST_CASE("strided copies and in-place updates of large views, on 1 and 2 threads", "[tensor][views]") {
+  // Large enough (165888 elements) for the loops to share rows among threads; integer values, so exact.
+  const Shape shape{64, 81, 4, 8};
+  auto a = Tensor<float>::arange(64 * 81 * 4 * 8).reshape(shape);
+  auto value = [](int64_t i, int64_t j, int64_t k, int64_t l) { return float(((i * 81 + j) * 4 + k) * 8 + l); };
+  // every element of t (a view of a with dims in `order`) against the value its index names in a
+  auto matches = [&](const Tensor<float>& t, const std::vector<int64_t>& order, auto expect) {
+    auto v = t.contiguous().to_vector();
+    int64_t bad = 0, n = 0;
+    std::array<int64_t, 4> idx{};
+    for (idx[0] = 0; idx[0] < t.size(0); ++idx[0])
+      for (idx[1] = 0; idx[1] < t.size(1); ++idx[1])
+        for (idx[2] = 0; idx[2] < t.size(2); ++idx[2])
+          for (idx[3] = 0; idx[3] < t.size(3); ++idx[3]) {
+            std::array<int64_t, 4> src{};
+            for (int d = 0; d < 4; ++d) src[size_t(order[size_t(d)])] = idx[size_t(d)];
+            bad += v[size_t(n++)] != expect(value(src[0], src[1], src[2], src[3]));
+          }
+    return bad;
+  };
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    CAPTURE(threads);
+    auto unit = a.permute({0, 2, 1, 3});     // last dim still contiguous
+    auto strided = a.permute({3, 1, 2, 0});  // last dim at stride 2592
+    CHECK(matches(unit.clone(), {0, 2, 1, 3}, [](float x) { return x; }) == 0);
+    CHECK(matches(strided.clone(), {3, 1, 2, 0}, [](float x) { return x; }) == 0);
+    auto d = strided.to<double>();
+    CHECK(d.at({7, 80, 3, 63}) == double(value(63, 80, 3, 7)));
+    CHECK(sum(d).item() == 0.5 * double(a.numel()) * double(a.numel() - 1));
+    // broadcasting map over a non-contiguous operand: strided + a row broadcast along dim 0
+    auto row = Tensor<float>::arange(81 * 4 * 64).reshape({1, 81, 4, 64});
+    auto m = strided + row;
+    CHECK(matches(m - row, {3, 1, 2, 0}, [](float x) { return x; }) == 0);
+    NoGrad ng;
+    auto b = a.clone();
+    auto bv = b.permute({3, 1, 2, 0});
+    bv.add_(strided, 2.0);  // b = 3a, written through a permuted view
+    CHECK(matches(b, {0, 1, 2, 3}, [](float x) { return 3 * x; }) == 0);
+    bv.mul_(0.5);
+    CHECK(matches(b, {0, 1, 2, 3}, [](float x) { return 1.5f * x; }) == 0);
+    bv.copy_(strided);
+    CHECK(matches(b, {0, 1, 2, 3}, [](float x) { return x; }) == 0);
+    b.slice(3, 0, 8, 2).fill_(-1.0);
+    CHECK(matches(b, {0, 1, 2, 3}, [](float x) { return int64_t(x) % 2 == 0 ? -1.0f : x; }) == 0);
+    // an expanded destination: 2592 indices share each element, and every one of the updates must land
+    auto base = Tensor<float>::zeros({64});
+    base.unsqueeze(0).expand({2592, 64}).add_(Tensor<float>::ones({2592, 64}));
+    CHECK(min(base).item() == 2592.0f);
+    CHECK(max(base).item() == 2592.0f);
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 TEST_CASE("broadcasting follows NumPy", "[tensor][broadcast]") {

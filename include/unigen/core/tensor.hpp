@@ -1,6 +1,7 @@
 #pragma once
 // Tensor<T>: a reference-counted, strided n-d array with a runtime device, and the autograd handle.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iomanip>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <numeric>
 #include <ostream>
 #include <sstream>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -178,8 +180,8 @@ class Tensor {
     Tensor out = empty(shape());
     const T* src = impl().storage.get();
     T* dst = out.data();
-    int64_t i = 0;
-    cpu::strided_for_each<1>(shape(), {strides().data()}, {offset()}, [&](auto o) { dst[i++] = src[o[0]]; });
+    cpu::strided_for_each_parallel<2>(shape(), {out.strides().data(), strides().data()}, {0, offset()},
+                                      [&](auto o) { dst[o[0]] = src[o[1]]; });
     if constexpr (Floating<T>)
       autograd::record("clone", out, [a = *this](const Tensor& g) { autograd::accumulate(a, g); }, *this);
     return out;
@@ -348,9 +350,8 @@ class Tensor {
       auto out = Tensor<U>::empty(shape());
       U* dst = out.data();
       const T* src = impl().storage.get();
-      int64_t i = 0;
-      cpu::strided_for_each<1>(shape(), {strides().data()}, {offset()},
-                               [&](auto o) { dst[i++] = U(static_cast<acc_t<T>>(src[o[0]])); });
+      cpu::strided_for_each_parallel<2>(shape(), {out.strides().data(), strides().data()}, {0, offset()},
+                                        [&](auto o) { dst[o[0]] = U(static_cast<acc_t<T>>(src[o[1]])); });
       if constexpr (Floating<T> && Floating<U>)
         autograd::record("to_dtype", out, [a = *this](const Tensor<U>& g) { autograd::accumulate(a, g.template to<T>()); },
                          *this);
@@ -369,7 +370,7 @@ class Tensor {
     check_inplace("fill_");
     T tv(v);
     T* p = impl().storage.get();
-    cpu::strided_for_each<1>(shape(), {strides().data()}, {offset()}, [&](auto o) { p[o[0]] = tv; });
+    update_each<1>({}, [&](auto o) { p[o[0]] = tv; });
     return *this;
   }
   // this = src (broadcast to this shape).
@@ -382,8 +383,7 @@ class Tensor {
   Tensor& mul_(double s) {
     check_inplace("mul_");
     T* p = impl().storage.get();
-    cpu::strided_for_each<1>(shape(), {strides().data()}, {offset()},
-                             [&](auto o) { p[o[0]] = T(acc_t<T>(p[o[0]]) * acc_t<T>(s)); });
+    update_each<1>({}, [&](auto o) { p[o[0]] = T(acc_t<T>(p[o[0]]) * acc_t<T>(s)); });
     return *this;
   }
 
@@ -479,6 +479,20 @@ class Tensor {
     check(!(autograd::GradMode::enabled() && (impl().requires_grad || impl().grad_fn)), op,
           ": in-place update of a tensor that requires grad while the graph is recorded (use NoGrad)");
   }
+  // In-place loop over this tensor's elements (offsets[0]) and, for N = 2, one more operand given by its
+  // strides over this shape and its offset. Parallel unless this tensor is an expanded view (a stride-0
+  // dim of size > 1), where several indices share one element and must be updated one after another.
+  template <size_t N, class F>
+  void update_each(std::pair<const int64_t*, int64_t> other, F f) {
+    std::array<const int64_t*, N> st;
+    std::array<int64_t, N> base;
+    st[0] = strides().data(), base[0] = offset();
+    if constexpr (N == 2) st[1] = other.first, base[1] = other.second;
+    bool overlaps = false;
+    for (int64_t d = 0; d < dim(); ++d) overlaps = overlaps || (size(d) > 1 && stride(d) == 0);
+    if (overlaps) cpu::strided_for_each<N>(shape(), st, base, f);
+    else cpu::strided_for_each_parallel<N>(shape(), st, base, f);
+  }
   template <class F>
   Tensor& combine_(const char* op, const Tensor& src, F f) {
     check_inplace(op);
@@ -487,8 +501,7 @@ class Tensor {
     Shape sst = broadcast_strides(src.shape(), src.strides(), shape());
     T* d = impl().storage.get();
     const T* s = src.impl().storage.get();
-    cpu::strided_for_each<2>(shape(), {strides().data(), sst.data()}, {offset(), src.offset()},
-                             [&](auto o) { d[o[0]] = T(f(acc_t<T>(d[o[0]]), acc_t<T>(s[o[1]]))); });
+    update_each<2>({sst.data(), src.offset()}, [&](auto o) { d[o[0]] = T(f(acc_t<T>(d[o[0]]), acc_t<T>(s[o[1]]))); });
     return *this;
   }
 };

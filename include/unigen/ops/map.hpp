@@ -37,7 +37,7 @@ Tensor<Out> map_impl(const char* op, F& f, std::index_sequence<I...>, const Tens
   Shape ost = contiguous_strides(shape);
   std::array<Shape, sizeof...(Ts)> st{broadcast_strides(in.shape(), in.strides(), shape)...};
   std::array<const int64_t*, N> sp{ost.data(), st[I].data()...};
-  cpu::strided_for_each<N>(shape, sp, std::array<int64_t, N>{0, in.offset()...}, [&](const std::array<int64_t, N>& off) {
+  cpu::strided_for_each_parallel<N>(shape, sp, std::array<int64_t, N>{0, in.offset()...}, [&](const std::array<int64_t, N>& off) {
     o[off[0]] = Out(f(static_cast<acc_t<Ts>>(std::get<I>(base)[off[I + 1]])...));
   });
   return out;
