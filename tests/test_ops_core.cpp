@@ -3,6 +3,7 @@
 // GCC 12 reports false -Wmaybe-uninitialized inside Eigen's AVX-512 packet code (_mm512_undefined_ps).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Dense>
+#include <omp.h>
 
 #include "op_table.hpp"
 #include "unigen/unigen.hpp"
@@ -215,6 +216,19 @@ TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats wi
   }
   // the dropped fraction is binomial: within 5 standard deviations, sqrt(p·(1−p)/n) each
   REQUIRE(double(zeros) / double(y.size()) == Approx(0.3).margin(5 * std::sqrt(0.3 * 0.7 / double(y.size()))));
+  // the two elements that share a 64-bit draw are independent: both dropped with probability p²
+  int64_t both = 0;
+  const int64_t pairs = int64_t(y.size()) / 2;
+  for (int64_t j = 0; j < pairs; ++j) both += y[size_t(2 * j)] == 0.0f && y[size_t(2 * j + 1)] == 0.0f;
+  REQUIRE(double(both) / double(pairs) == Approx(0.09).margin(5 * std::sqrt(0.09 * 0.91 / double(pairs))));
+  // the next call draws a new mask; the mask does not depend on the number of threads
+  REQUIRE(dropout(x, 0.3, true, g1).to_vector() != y);
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    Generator g3(3);
+    CHECK(dropout(x, 0.3, true, g3).to_vector() == y);
+  }
+  omp_set_num_threads(omp_get_num_procs());
   REQUIRE(dropout(x, 0.3, false).to_vector() == x.to_vector());
   REQUIRE(dropout(x, 0.0).to_vector() == x.to_vector());
   CHECK_THROWS_WITH(dropout(x, 1.0), Catch::Contains("dropout"));

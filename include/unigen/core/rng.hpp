@@ -20,6 +20,12 @@ class Generator {
     s_[2] ^= t; s_[3] = rotl(s_[3], 45);
     return r;
   }
+  // Output i of the SplitMix64 stream that starts at `key`: random bits addressed by index, so that
+  // many threads can fill one buffer from a single draw (key) and get the same bits on any thread count.
+  static uint64_t stream(uint64_t key, uint64_t i) {
+    uint64_t z = key + i * 0x9e3779b97f4a7c15ull;
+    return splitmix(z);
+  }
   // Uniform in [0, 1) with 53 random bits.
   double uniform() { return double(next_u64() >> 11) * 0x1.0p-53; }
   // Uniform integer in [0, n).

@@ -14,14 +14,18 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training = true, Generator&
   if (!training || p == 0) return x;
   Tensor<T> mask = Tensor<T>::empty(x.shape());
   const T keep = T(1.0 / (1.0 - p)), zero = T(0.0);
-  // Two draws per 64 random bits: element i is dropped when its 32-bit draw is below p·2³².
+  // One draw from g per call keys a SplitMix64 stream; its 64-bit output j decides elements 2j and 2j+1
+  // (dropped when their 32-bit half is below p·2³²), so threads share the work and the mask is the same
+  // on any thread count.
   const auto cut = static_cast<uint64_t>(std::ldexp(p, 32));
+  const uint64_t key = g.next_u64();
   T* m = mask.data();
-  const int64_t n = mask.numel();
-  for (int64_t i = 0; i < n; i += 2) {
-    const uint64_t r = g.next_u64();
-    m[i] = (r & 0xffffffffu) < cut ? zero : keep;
-    if (i + 1 < n) m[i + 1] = (r >> 32) < cut ? zero : keep;
+  const int64_t n = mask.numel(), pairs = (n + 1) / 2;
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+  for (int64_t j = 0; j < pairs; ++j) {
+    const uint64_t r = Generator::stream(key, uint64_t(j));
+    m[2 * j] = (r & 0xffffffffu) < cut ? zero : keep;
+    if (2 * j + 1 < n) m[2 * j + 1] = (r >> 32) < cut ? zero : keep;
   }
   return mul(x, mask);
 }
