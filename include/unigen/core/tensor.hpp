@@ -86,7 +86,11 @@ class Tensor {
   }
   static Tensor full(const Shape& shape, double value) {
     Tensor t = empty(shape);
-    std::fill_n(t.data(), t.numel(), T(value));
+    T* p = t.data();
+    const T v(value);
+    const int64_t n = t.numel();
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+    for (int64_t i = 0; i < n; ++i) p[i] = v;
     return t;
   }
   static Tensor zeros(const Shape& shape) { return full(shape, 0.0); }
