@@ -80,8 +80,12 @@ void mask_scores_row(const AttentionGeometry& g, int64_t b, int64_t i, A* row) {
   if (!g.mask.defined()) return;
   const bool* m = g.mask.impl().storage.get() + g.mask_offset[size_t(b)] + i * g.mask_rs;
   const int64_t end = g.causal ? std::min(i + 1, g.Tk) : g.Tk;
-  for (int64_t j = 0; j < end; ++j)
-    if (!m[j * g.mask_cs]) row[j] = ninf;
+  if (g.mask_cs == 1) {
+    cpu::select_row(m, row, end, ninf);
+  } else {
+    for (int64_t j = 0; j < end; ++j)
+      if (!m[j * g.mask_cs]) row[j] = ninf;
+  }
 }
 
 // Query rows whose scores are held at once: as many as fit 32 Ki floats (128 KiB, inside L2), at least

@@ -186,6 +186,30 @@ inline void exp_row(const float* x, float* y, int64_t n) {
   map_row(x, y, n, [](auto v) { return vexp(v); });
 }
 
+// row[j] = keep[j] ? row[j] : fill for j < n (row: [n], keep: [n] contiguous bools), branch-free.
+template <class T>
+void select_row(const bool* keep, T* row, int64_t n, T fill) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__)
+    const __m512 f = _mm512_set1_ps(fill);
+    for (; j + 16 <= n; j += 16) {
+      const __m512i k = _mm512_maskz_cvtepu8_epi32(all16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(keep + j)));
+      _mm512_storeu_ps(row + j, _mm512_mask_blend_ps(_mm512_test_epi32_mask(k, k), f, _mm512_loadu_ps(row + j)));
+    }
+#elif defined(__AVX2__)
+    const __m256 f = _mm256_set1_ps(fill);
+    for (; j + 8 <= n; j += 8) {
+      const __m256i k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(keep + j)));
+      const __m256 drop = _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_setzero_si256()));
+      _mm256_storeu_ps(row + j, _mm256_blendv_ps(_mm256_loadu_ps(row + j), f, drop));
+    }
+#endif
+  }
+  for (; j < n; ++j)
+    if (!keep[j]) row[j] = fill;
+}
+
 // max over x: [n] in compute type (-inf for n = 0; NaNs are skipped).
 template <class T>
 acc_t<T> row_max(const T* x, int64_t n) {
