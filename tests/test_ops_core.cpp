@@ -316,4 +316,13 @@ TEST_CASE("fused attention equals the composition of basic ops, forward and back
     close(gk, k.grad());
     close(gv, v.grad());
   }
+  // no queries: keys and values get zero gradients (there is no row block to write them)
+  auto q = Tensor<float>::randn({2, 0, 16}, g).set_requires_grad();
+  auto k = Tensor<float>::randn({2, 5, 16}, g).set_requires_grad();
+  auto v = Tensor<float>::randn({2, 5, 8}, g).set_requires_grad();
+  auto out = scaled_dot_product_attention(q, k, v);
+  REQUIRE(out.shape() == Shape{2, 0, 8});
+  sum(out).backward();
+  for (float x : k.grad().to_vector()) REQUIRE(x == 0.0f);
+  for (float x : v.grad().to_vector()) REQUIRE(x == 0.0f);
 }

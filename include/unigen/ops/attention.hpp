@@ -127,14 +127,20 @@ void attention_forward(const AttentionGeometry& g, const A* q, const A* k, const
   }
 }
 
-// Backward: from do, recomputes each block's probabilities from lse and accumulates dq, dk, dv
-// (dense [BH, T, c], zero-initialised). With D_i = Σ_c do_ic·o_ic:
+// Backward: from do, recomputes each block's probabilities from lse and writes dq, dk, dv (dense
+// [BH, T, c]; dk and dv are set by a slice's first row block and added to by the others, so none needs
+// zeroing first). With D_i = Σ_c do_ic·o_ic:
 //   dv += pᵀ·do;  dp = do·vᵀ;  ds = p∘(dp − D);  dq = scale·ds·k;  dk += scale·dsᵀ·q.
 template <class A>
 void attention_backward(const AttentionGeometry& g, const A* q, const A* k, const A* v, const A* o, const A* lse,
                         const A* dout, A* dq, A* dk, A* dvv) {
   const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = attention_row_block(Tk);
   const A ninf = -std::numeric_limits<A>::infinity();
+  if (Tq == 0) {  // no row block to set dk and dv: no query depends on the keys and values
+    std::fill(dk, dk + g.BH * Tk * d, A(0));
+    std::fill(dvv, dvv + g.BH * Tk * dv, A(0));
+    return;
+  }
 #pragma omp parallel
   {
     std::vector<A> p(static_cast<size_t>(RB * Tk)), dp(static_cast<size_t>(RB * Tk)), D(static_cast<size_t>(RB));
@@ -144,6 +150,7 @@ void attention_backward(const AttentionGeometry& g, const A* q, const A* k, cons
       for (int64_t r0 = 0; r0 < Tq; r0 += RB) {
         const int64_t rb = std::min(RB, Tq - r0);
         const A *qb = q + (b * Tq + r0) * d, *ob = o + (b * Tq + r0) * dv, *dob = dout + (b * Tq + r0) * dv;
+        const double acc = r0 == 0 ? 0.0 : 1.0;  // beta of the dk and dv products
         gemm<A>(false, true, rb, Tk, d, g.scale, qb, d, k + b * Tk * d, d, 0.0, p.data(), Tk);
         for (int64_t i = 0; i < rb; ++i) {
           const A l = lse[b * Tq + r0 + i];
@@ -155,12 +162,12 @@ void attention_backward(const AttentionGeometry& g, const A* q, const A* k, cons
             cpu::row_exp_sum(row, row, Tk, l);
           D[size_t(i)] = cpu::row_dot(dob + i * dv, ob + i * dv, dv);
         }
-        gemm<A>(true, false, Tk, dv, rb, 1.0, p.data(), Tk, dob, dv, 1.0, dvv + b * Tk * dv, dv);
+        gemm<A>(true, false, Tk, dv, rb, 1.0, p.data(), Tk, dob, dv, acc, dvv + b * Tk * dv, dv);
         gemm<A>(false, true, rb, Tk, dv, 1.0, dob, dv, v + b * Tk * dv, dv, 0.0, dp.data(), Tk);
         for (int64_t i = 0; i < rb; ++i)
           for (int64_t j = 0; j < Tk; ++j) p[size_t(i * Tk + j)] *= dp[size_t(i * Tk + j)] - D[size_t(i)];
         gemm<A>(false, false, rb, d, Tk, g.scale, p.data(), Tk, k + b * Tk * d, d, 0.0, dq + (b * Tq + r0) * d, d);
-        gemm<A>(true, false, Tk, d, rb, g.scale, p.data(), Tk, qb, d, 1.0, dk + b * Tk * d, d);
+        gemm<A>(true, false, Tk, d, rb, g.scale, p.data(), Tk, qb, d, acc, dk + b * Tk * d, d);
       }
     }
   }
@@ -212,8 +219,8 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
   Tensor<T> out = o.view(os).template to<T>();
   autograd::record("scaled_dot_product_attention", out, [q, k, v, g, qa, ka, va, o, lse](const Tensor<T>& grad) {
     Tensor<A> dout = detail::attention_operand<A>(grad, g.batch);
-    // every row of dq is written once; dk and dv add up over the row blocks
-    Tensor<A> dq = Tensor<A>::empty(qa.shape()), dk = Tensor<A>::zeros(ka.shape()), dvv = Tensor<A>::zeros(va.shape());
+    // written in full by attention_backward
+    Tensor<A> dq = Tensor<A>::empty(qa.shape()), dk = Tensor<A>::empty(ka.shape()), dvv = Tensor<A>::empty(va.shape());
     detail::attention_backward<A>(g, qa.data(), ka.data(), va.data(), o.data(), lse.data(), dout.data(), dq.data(),
                                   dk.data(), dvv.data());
     // gx is given up, so that a leaf takes the buffer itself as its gradient when nothing else holds it
