@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "unigen/backend/cpu/vec_math.hpp"
@@ -106,20 +107,18 @@ TEST_CASE("select_row keeps the kept entries and fills the others, for every len
   const float ninf = -std::numeric_limits<float>::infinity();
   for (int64_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 81, 100}) {
     INFO("n = " << n);
-    // bool bytes read at an odd offset, and a pattern that is not periodic in 8 or 16
+    // the bools read from an odd address, in a pattern that is not periodic in 8 or 16
     const auto len = static_cast<size_t>(n);
-    std::vector<unsigned char> bytes(len + 1);
+    auto keep = std::make_unique<bool[]>(len + 1);
     std::vector<float> row(len), want(len);
     std::vector<double> rowd(len);
     for (int64_t j = 0; j < n; ++j) {
-      bytes[size_t(j) + 1] = (j * 7 + j / 5) % 3 != 0;
+      keep[size_t(j) + 1] = (j * 7 + j / 5) % 3 != 0;
       row[size_t(j)] = rowd[size_t(j)] = float(j) - 40.0f;
-      want[size_t(j)] = bytes[size_t(j) + 1] ? row[size_t(j)] : ninf;
+      want[size_t(j)] = keep[size_t(j) + 1] ? row[size_t(j)] : ninf;
     }
-    bool keep[101];
-    std::memcpy(keep, bytes.data(), bytes.size());
-    unigen::cpu::select_row(keep + 1, row.data(), n, ninf);
-    unigen::cpu::select_row(keep + 1, rowd.data(), n, double(ninf));
+    unigen::cpu::select_row(keep.get() + 1, row.data(), n, ninf);
+    unigen::cpu::select_row(keep.get() + 1, rowd.data(), n, double(ninf));
     for (int64_t j = 0; j < n; ++j) {
       CHECK(row[size_t(j)] == want[size_t(j)]);
       CHECK(rowd[size_t(j)] == double(want[size_t(j)]));

@@ -9,7 +9,6 @@
 #include <numeric>
 #include <ostream>
 #include <sstream>
-#include <utility>
 #include <string>
 #include <vector>
 
@@ -86,11 +85,7 @@ class Tensor {
   }
   static Tensor full(const Shape& shape, double value) {
     Tensor t = empty(shape);
-    T* p = t.data();
-    const T v(value);
-    const int64_t n = t.numel();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
-    for (int64_t i = 0; i < n; ++i) p[i] = v;
+    t.fill_(value);
     return t;
   }
   static Tensor zeros(const Shape& shape) { return full(shape, 0.0); }
@@ -374,7 +369,7 @@ class Tensor {
     check_inplace("fill_");
     T tv(v);
     T* p = impl().storage.get();
-    update_each<1>({}, [&](auto o) { p[o[0]] = tv; });
+    update_each<1>({}, {}, [&](auto o) { p[o[0]] = tv; });
     return *this;
   }
   // this = src (broadcast to this shape).
@@ -387,7 +382,7 @@ class Tensor {
   Tensor& mul_(double s) {
     check_inplace("mul_");
     T* p = impl().storage.get();
-    update_each<1>({}, [&](auto o) { p[o[0]] = T(acc_t<T>(p[o[0]]) * acc_t<T>(s)); });
+    update_each<1>({}, {}, [&](auto o) { p[o[0]] = T(acc_t<T>(p[o[0]]) * acc_t<T>(s)); });
     return *this;
   }
 
@@ -483,15 +478,14 @@ class Tensor {
     check(!(autograd::GradMode::enabled() && (impl().requires_grad || impl().grad_fn)), op,
           ": in-place update of a tensor that requires grad while the graph is recorded (use NoGrad)");
   }
-  // In-place loop over this tensor's elements (offsets[0]) and, for N = 2, one more operand given by its
-  // strides over this shape and its offset. Parallel unless this tensor is an expanded view (a stride-0
+  // In-place loop over this tensor's elements (offsets[0]) and N − 1 more operands given by their
+  // strides over this shape and their offsets. Parallel unless this tensor is an expanded view (a stride-0
   // dim of size > 1), where several indices share one element and must be updated one after another.
   template <size_t N, class F>
-  void update_each(std::pair<const int64_t*, int64_t> other, F f) {
-    std::array<const int64_t*, N> st;
-    std::array<int64_t, N> base;
-    st[0] = strides().data(), base[0] = offset();
-    if constexpr (N == 2) st[1] = other.first, base[1] = other.second;
+  void update_each(std::array<const int64_t*, N - 1> more_strides, std::array<int64_t, N - 1> more_offsets, F f) {
+    std::array<const int64_t*, N> st{strides().data()};
+    std::array<int64_t, N> base{offset()};
+    for (size_t k = 1; k < N; ++k) st[k] = more_strides[k - 1], base[k] = more_offsets[k - 1];
     bool overlaps = false;
     for (int64_t d = 0; d < dim(); ++d) overlaps = overlaps || (size(d) > 1 && stride(d) == 0);
     if (overlaps) cpu::strided_for_each<N>(shape(), st, base, f);
@@ -505,7 +499,7 @@ class Tensor {
     Shape sst = broadcast_strides(src.shape(), src.strides(), shape());
     T* d = impl().storage.get();
     const T* s = src.impl().storage.get();
-    update_each<2>({sst.data(), src.offset()}, [&](auto o) { d[o[0]] = T(f(acc_t<T>(d[o[0]]), acc_t<T>(s[o[1]]))); });
+    update_each<2>({sst.data()}, {src.offset()}, [&](auto o) { d[o[0]] = T(f(acc_t<T>(d[o[0]]), acc_t<T>(s[o[1]]))); });
     return *this;
   }
 };
