@@ -61,14 +61,7 @@ inline float exp_scalar(float x) {
 constexpr __mmask16 all16 = 0xFFFF;
 inline __m512 max16(__m512 a, __m512 b) { return _mm512_maskz_max_ps(all16, a, b); }
 inline __m512 min16(__m512 a, __m512 b) { return _mm512_maskz_min_ps(all16, a, b); }
-// Horizontal sum and max of 16 lanes.
-inline float hsum16(__m512 v) {
-  alignas(64) float t[16];
-  _mm512_store_ps(t, v);
-  float s = 0;
-  for (float e : t) s += e;
-  return s;
-}
+// Horizontal max of 16 lanes.
 inline float hmax16(__m512 v) {
   alignas(64) float t[16];
   _mm512_store_ps(t, v);
@@ -128,6 +121,22 @@ inline __m512 vexp(__m512 x) { return exp16(x); }
 inline __m256 vexp(__m256 x) { return exp8(x); }
 #endif
 
+// The sum of the lanes of a vector register, added as a tree.
+#if defined(__AVX2__)
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+#endif
+#if defined(__AVX512F__)
+inline float hsum(__m512 v) {  // the halves by zero-masked extracts: see all16
+  const __m512d d = _mm512_castps_pd(v);
+  return hsum(_mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, d, 0)),
+                            _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, d, 1))));
+}
+#endif
+
 // Φ(x), the standard normal CDF, as 0.5·erfc(−x/√2) with Numerical Recipes' erfc (relative error about
 // 1.2e-7 over the whole line, so the left tail keeps its relative accuracy too). V: float, __m256 or __m512.
 template <class V>
@@ -172,6 +181,34 @@ void map_row(const float* x, const float* g, float* y, int64_t n, F f) {
   for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, f(_mm256_loadu_ps(x + j), _mm256_loadu_ps(g + j)));
 #endif
   for (; j < n; ++j) y[j] = f(x[j], g[j]);
+}
+
+// Σ_j f(x[j], g[j]) over [n] floats, f generic over the vector width as in map_row. Four vector
+// accumulators (the adds of one would wait on each other), added as a tree at the end.
+template <class F>
+float sum_row(const float* x, const float* g, int64_t n, F f) {
+  float s = 0;
+  int64_t j = 0;
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(__AVX512F__)
+  using V = __m512;
+#else
+  using V = __m256;
+#endif
+  constexpr int64_t W = sizeof(V) / sizeof(float);
+  const auto load = [](const float* p) {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  V acc[4] = {};
+  for (; j + 4 * W <= n; j += 4 * W)
+    for (int64_t u = 0; u < 4; ++u) acc[u] += f(load(x + j + u * W), load(g + j + u * W));
+  for (; j + W <= n; j += W) acc[0] += f(load(x + j), load(g + j));
+  s = hsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
+#endif
+  for (; j < n; ++j) s += f(x[j], g[j]);
+  return s;
 }
 
 // exp in compute type A: the vectorised method for float, std::exp otherwise.
@@ -237,29 +274,12 @@ acc_t<T> row_max(const T* x, int64_t n) {
 template <class T>
 acc_t<T> row_dot(const T* a, const T* b, int64_t n) {
   using A = acc_t<T>;
-  A s = 0;
-  int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-#if defined(__AVX512F__)
-    __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
-    for (; j + 32 <= n; j += 32) {
-      __m512 a0 = _mm512_loadu_ps(a + j), a1 = _mm512_loadu_ps(a + j + 16);
-      v0 = b ? _mm512_fmadd_ps(a0, _mm512_loadu_ps(b + j), v0) : _mm512_add_ps(a0, v0);
-      v1 = b ? _mm512_fmadd_ps(a1, _mm512_loadu_ps(b + j + 16), v1) : _mm512_add_ps(a1, v1);
-    }
-    s = hsum16(_mm512_add_ps(v0, v1));
-#elif defined(__AVX2__) && defined(__FMA__)
-    __m256 v = _mm256_setzero_ps();
-    for (; j + 8 <= n; j += 8) {
-      __m256 a0 = _mm256_loadu_ps(a + j);
-      v = b ? _mm256_fmadd_ps(a0, _mm256_loadu_ps(b + j), v) : _mm256_add_ps(a0, v);
-    }
-    alignas(32) float t[8];
-    _mm256_store_ps(t, v);
-    for (float e : t) s += e;
-#endif
+    if (b) return sum_row(a, b, n, [](auto u, auto v) { return u * v; });
+    return sum_row(a, a, n, [](auto u, auto) { return u; });
   }
-  for (; j < n; ++j) s += b ? A(a[j]) * A(b[j]) : A(a[j]);
+  A s = 0;
+  for (int64_t j = 0; j < n; ++j) s += b ? A(a[j]) * A(b[j]) : A(a[j]);
   return s;
 }
 
@@ -273,31 +293,9 @@ acc_t<T> row_sum(const T* x, int64_t n) {
 template <class T>
 acc_t<T> row_sq_dev(const T* x, int64_t n, acc_t<T> c) {
   using A = acc_t<T>;
+  if constexpr (std::is_same_v<T, float>) return sum_row(x, x, n, [c](auto u, auto) { return (u - c) * (u - c); });
   A s = 0;
-  int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-#if defined(__AVX512F__)
-    const __m512 cv = _mm512_set1_ps(c);
-    __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
-    for (; j + 32 <= n; j += 32) {
-      __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + j), cv), d1 = _mm512_sub_ps(_mm512_loadu_ps(x + j + 16), cv);
-      v0 = _mm512_fmadd_ps(d0, d0, v0);
-      v1 = _mm512_fmadd_ps(d1, d1, v1);
-    }
-    s = hsum16(_mm512_add_ps(v0, v1));
-#elif defined(__AVX2__) && defined(__FMA__)
-    const __m256 cv = _mm256_set1_ps(c);
-    __m256 v = _mm256_setzero_ps();
-    for (; j + 8 <= n; j += 8) {
-      __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + j), cv);
-      v = _mm256_fmadd_ps(d, d, v);
-    }
-    alignas(32) float t[8];
-    _mm256_store_ps(t, v);
-    for (float e : t) s += e;
-#endif
-  }
-  for (; j < n; ++j) s += (A(x[j]) - c) * (A(x[j]) - c);
+  for (int64_t j = 0; j < n; ++j) s += (A(x[j]) - c) * (A(x[j]) - c);
   return s;
 }
 
@@ -317,7 +315,7 @@ acc_t<T> row_exp_sum(const T* x, T* y, int64_t n, acc_t<T> shift) {
       if (y) _mm512_storeu_ps(y + j, e);
       acc = _mm512_add_ps(acc, e);
     }
-    s = hsum16(acc);
+    s = hsum(acc);
 #elif defined(__AVX2__) && defined(__FMA__)
     const __m256 sh = _mm256_set1_ps(shift);
     __m256 acc = _mm256_setzero_ps();
@@ -326,9 +324,7 @@ acc_t<T> row_exp_sum(const T* x, T* y, int64_t n, acc_t<T> shift) {
       if (y) _mm256_storeu_ps(y + j, e);
       acc = _mm256_add_ps(acc, e);
     }
-    alignas(32) float t[8];
-    _mm256_store_ps(t, acc);
-    for (float e : t) s += e;
+    s = hsum(acc);
 #endif
   }
   for (; j < n; ++j) {
