@@ -1,5 +1,6 @@
 #pragma once
-// softmax and log_softmax along a dim, one pass for the max and the sum per row.
+// softmax and log_softmax along a dim. Each row is read from memory once: its max, exp-and-sum and scale
+// passes (softmax_row) run over it while it sits in L1.
 #include <cmath>
 #include <limits>
 #include <type_traits>
