@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "unigen/backend/cpu/vec_math.hpp"
 #include "unigen/ops/map.hpp"
@@ -139,7 +140,7 @@ inline Tensor<float> gelu_f32(const Tensor<float>& a) {
     chunks(x.numel(), [&](int64_t i, int64_t len) {
       cpu::map_row(x.data() + i, gc.data() + i, gx.data() + i, len, [](auto v, auto gv) { return gv * cpu::gelu_grad_v(v); });
     });
-    autograd::accumulate(a, gx);
+    autograd::accumulate(a, std::move(gx));
   }, a);
   return y;
 }

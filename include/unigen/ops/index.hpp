@@ -2,6 +2,7 @@
 // Indexing ops: index_select, gather, scatter_add, one_hot and embedding (index_select of rows).
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <vector>
 
 #include "unigen/ops/map.hpp"
@@ -183,7 +184,7 @@ Tensor<T> scatter_add(const Tensor<T>& x, int64_t dim, const Tensor<int64_t>& id
         part.copy_(gs);
         gs = full;
       }
-      autograd::accumulate(src, gs);
+      autograd::accumulate(src, std::move(gs));
     }, x, src);
   }
   return out;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -56,8 +57,12 @@ void cross_entropy_backward_row(const T* z, T* gz, acc_t<T>* p, int64_t C, int64
                                 const CrossEntropyConst<acc_t<T>>& k) {
   using A = acc_t<T>;
   const A a = (1 - k.eps) * k.w[size_t(t)] + k.eps / A(C) * k.wsum, b = k.eps / A(C);
-  for (int64_t c = 0; c < C; ++c) p[c] = A(z[c]);
-  cpu::row_exp_sum(p, p, C, lse);
+  if constexpr (std::is_same_v<T, A>) {
+    cpu::row_exp_sum(z, p, C, lse);
+  } else {  // bf16/f16: widened first, since row_exp_sum writes the type it reads
+    for (int64_t c = 0; c < C; ++c) p[c] = A(z[c]);
+    cpu::row_exp_sum(p, p, C, lse);
+  }
   const A* w = k.w.data();
   for (int64_t c = 0; c < C; ++c) gz[c] = T(scale * (a * p[c] - b * w[c]));
   gz[t] = T(scale * (a * p[t] - b * w[t] - (1 - k.eps) * w[t]));
@@ -138,7 +143,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& target, 
         detail::cross_entropy_backward_row(zp + i * C, gp + i * C, p.data(), C, t, (*lse)[size_t(i)], scale, *k);
       }
     }
-    autograd::accumulate(logits, gz);
+    autograd::accumulate(logits, std::move(gz));
   }, logits);
   return out;
 }

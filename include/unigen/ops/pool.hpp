@@ -2,6 +2,7 @@
 // Spatial resampling of [N, C, H, W] images: nearest-neighbour upsampling and average pooling.
 #include <algorithm>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "unigen/ops/map.hpp"
@@ -47,7 +48,7 @@ Tensor<T> upsample_nearest2d(const Tensor<T>& x, int64_t scale_h, int64_t scale_
             for (int64_t b = 0; b < scale_w; ++b) s += A(gp[(p * OH + i * scale_h + a) * OW + j * scale_w + b]);
           xg[(p * H + i) * W + j] = T(s);
         }
-    autograd::accumulate(x, gx);
+    autograd::accumulate(x, std::move(gx));
   }, x);
   return out;
 }
@@ -111,7 +112,7 @@ Tensor<T> avg_pool2d(const Tensor<T>& x, Size2 kernel, std::optional<Size2> stri
         }
       for (int64_t k = 0; k < H * W; ++k) xg[p * H * W + k] = T(acc[size_t(k)]);
     }
-    autograd::accumulate(x, gx);
+    autograd::accumulate(x, std::move(gx));
   }, x);
   return out;
 }
