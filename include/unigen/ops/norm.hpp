@@ -88,8 +88,8 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = {}, const Ten
     autograd::accumulate(x, std::move(gx));
     Tensor<T> gw = Tensor<T>::empty({D}), gb = Tensor<T>::empty({D});
     for (int64_t j = 0; j < D; ++j) gw.data()[j] = T(gwa[size_t(j)]), gb.data()[j] = T(gba[size_t(j)]);
-    if (weight.defined()) autograd::accumulate(weight, gw);
-    if (bias.defined()) autograd::accumulate(bias, gb);
+    if (weight.defined()) autograd::accumulate(weight, std::move(gw));
+    if (bias.defined()) autograd::accumulate(bias, std::move(gb));
   }, x, weight, bias);
   return y;
 }
