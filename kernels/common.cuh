@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "unigen/backend/cuda/runtime.hpp"
@@ -61,17 +62,20 @@ __device__ __forceinline__ void warp_online_reduce(float& m, float& s) {
   }
 }
 
-// Sum over a block of blockDim.x threads (a multiple of 32, at most 1024); every thread gets the result.
-__device__ __forceinline__ float block_sum(float v) {
+// Sum (MAX = false) or max (MAX = true) over a block of blockDim.x threads (a multiple of 32, at most 1024);
+// every thread gets the result.
+template <bool MAX>
+__device__ __forceinline__ float block_reduce(float v) {
   __shared__ float part[32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = (blockDim.x + 31) / 32;
-  v = warp_sum(v);
+  v = MAX ? warp_max(v) : warp_sum(v);
   __syncthreads();  // part[] may still be read by a previous call
   if (lane == 0) part[warp] = v;
   __syncthreads();
-  v = lane < nw ? part[lane] : 0.f;
-  return warp_sum(v);
+  v = lane < nw ? part[lane] : (MAX ? -INFINITY : 0.f);
+  return MAX ? warp_max(v) : warp_sum(v);
 }
+__device__ __forceinline__ float block_sum(float v) { return block_reduce<false>(v); }
 
 // Online (max, sum) reduction over a block (blockDim.x a multiple of 32); every thread gets the result.
 __device__ __forceinline__ void block_online_reduce(float& m, float& s) {
@@ -92,9 +96,68 @@ __device__ __forceinline__ float row_sum(float v) {
   else return warp_sum(v);
 }
 template <bool BLOCK>
+__device__ __forceinline__ float row_max(float v) {
+  if constexpr (BLOCK) return block_reduce<true>(v);
+  else return warp_max(v);
+}
+template <bool BLOCK>
 __device__ __forceinline__ void row_online_reduce(float& m, float& s) {
   if constexpr (BLOCK) block_online_reduce(m, s);
   else warp_online_reduce(m, s);
+}
+
+// 16-byte vectors: kVec<T> elements (4 fp32, 8 bf16/fp16) moved by one 128-bit load or store.
+template <class T>
+inline constexpr int kVec = 16 / int(sizeof(T));
+
+__device__ __forceinline__ float2 to_f2(__nv_bfloat162 x) { return __bfloat1622float2(x); }
+__device__ __forceinline__ float2 to_f2(__half2 x) { return __half22float2(x); }
+
+// p: kVec<T> elements, 16-byte aligned -> v: the same as floats (one 128-bit load).
+template <class T>
+__device__ __forceinline__ void load_vec(const T* p, float (&v)[kVec<T>]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  if constexpr (std::is_same_v<T, float>) {
+    v[0] = __uint_as_float(u.x), v[1] = __uint_as_float(u.y), v[2] = __uint_as_float(u.z), v[3] = __uint_as_float(u.w);
+  } else {
+    using T2 = std::conditional_t<std::is_same_v<T, bf16_t>, __nv_bfloat162, __half2>;
+    T2 e[4];
+    memcpy(e, &u, sizeof(u));
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const float2 f = to_f2(e[k]);
+      v[2 * k] = f.x, v[2 * k + 1] = f.y;
+    }
+  }
+}
+
+// v: kVec<T> floats -> p (16-byte aligned), rounded to T two at a time (one 128-bit store).
+template <class T>
+__device__ __forceinline__ void store_vec(T* p, const float (&v)[kVec<T>]) {
+  uint4 u;
+  if constexpr (std::is_same_v<T, float>) {
+    u = make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
+  } else {
+    uint32_t e[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      if constexpr (std::is_same_v<T, bf16_t>) {
+        const __nv_bfloat162 h = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
+        memcpy(&e[k], &h, 4);
+      } else {
+        const __half2 h = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
+        memcpy(&e[k], &h, 4);
+      }
+    }
+    u = make_uint4(e[0], e[1], e[2], e[3]);
+  }
+  *reinterpret_cast<uint4*>(p) = u;
+}
+
+// Whether rows at p with row stride ld (elements of T) start on 16-byte boundaries; nullptr passes.
+template <class T>
+inline bool vec_aligned(const void* p, int64_t ld) {
+  return p == nullptr || (reinterpret_cast<uintptr_t>(p) % 16 == 0 && ld % kVec<T> == 0);
 }
 
 // Rows up to this length get one warp each; longer rows a block of kRowBlockThreads.

@@ -112,18 +112,11 @@ void cross_entropy_forward(const T* logits, int64_t ld, const int64_t* target, c
   st.bad = DeviceBuffer<int>(1);
   st.bad.zero();
   st.wsum = weight ? weight_sum : float(C);
-  launch_rows(
-      op, rows, C, stream,
-      [&](unsigned g, int t, cudaStream_t s) {
-        ce_forward_kernel<T, false><<<g, t, 0, s>>>(logits, ld, target, weight, rows, int(C), label_smoothing,
-                                                    ignore_index, st.lse.data(), st.row_loss.data(), st.row_w.data(),
-                                                    st.bad.data());
-      },
-      [&](unsigned g, int t, cudaStream_t s) {
-        ce_forward_kernel<T, true><<<g, t, 0, s>>>(logits, ld, target, weight, rows, int(C), label_smoothing,
-                                                   ignore_index, st.lse.data(), st.row_loss.data(), st.row_w.data(),
-                                                   st.bad.data());
-      });
+  launch_rows<T>(op, rows, C, false, stream, [&](auto block, auto, unsigned g, int t, cudaStream_t s) {
+    ce_forward_kernel<T, decltype(block)::value><<<g, t, 0, s>>>(logits, ld, target, weight, rows, int(C),
+                                                                 label_smoothing, ignore_index, st.lse.data(),
+                                                                 st.row_loss.data(), st.row_w.data(), st.bad.data());
+  });
   if (red == CeReduction::none) {
     ce_copy_rows_kernel<T><<<grid_for(rows, 256), 256, 0, stream>>>(st.row_loss.data(), out, rows);
   } else {

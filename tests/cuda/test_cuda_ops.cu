@@ -1,5 +1,7 @@
 // The CUDA row, elementwise, loss, embedding and optimiser kernels against unigen's CPU ops (forward and
 // backward through unigen's autograd): fp32 within 1e-4, bf16 within 2x the CPU's own bf16 error.
+#include <limits>
+
 #include "cuda_test_util.hpp"
 #include "kernels/adamw.cuh"
 #include "kernels/elementwise.cuh"
@@ -13,47 +15,89 @@ using unigen::Tensor;
 
 namespace {
 
+// Rows of n values stored with row stride ld after `off` leading elements; the gaps hold NaN so that a kernel
+// reading them spoils its row, and a kernel writing them is caught by unpad().
+struct RowLayout {
+  int64_t rows, n, ld, off;
+  size_t size() const { return size_t(off + rows * ld); }
+  // v: [rows, n] -> the padded vector.
+  template <class H>
+  std::vector<H> pad(const std::vector<H>& v) const {
+    std::vector<H> p(size(), H(std::numeric_limits<float>::quiet_NaN()));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) p[size_t(off + r * ld + j)] = v[size_t(r * n + j)];
+    return p;
+  }
+  // The padded vector -> [rows, n]; checks that the gaps still hold NaN.
+  std::vector<double> unpad(const std::vector<double>& p) const {
+    std::vector<double> v(size_t(rows * n));
+    size_t gaps_written = 0;
+    for (size_t i = 0; i < p.size(); ++i) {
+      const int64_t r = (int64_t(i) - off) / ld, j = (int64_t(i) - off) % ld;
+      if (int64_t(i) >= off && j < n) v[size_t(r * n + j)] = p[i];
+      else gaps_written += !std::isnan(p[i]);
+    }
+    INFO("row layout n " << n << ", ld " << ld << ", off " << off);
+    CHECK(gaps_written == 0);
+    return v;
+  }
+};
+
+// softmax / log_softmax forward and backward on rows laid out as L (x, y, dy, dx alike).
 template <class H>
-void softmax_case(int64_t rows, int64_t n, bool log) {
+void softmax_case(RowLayout L, bool log) {
   using D = dev_elem_t<H>;
-  INFO((log ? "log_softmax" : "softmax") << " rows " << rows << ", n " << n);
+  const int64_t rows = L.rows, n = L.n;
+  INFO((log ? "log_softmax" : "softmax") << " rows " << rows << ", n " << n << ", ld " << L.ld << ", off " << L.off);
   std::vector<H> x = randn<H>(size_t(rows * n), 11, 3.0), g = randn<H>(size_t(rows * n), 12);
   if (rows > 2)  // one fully masked row
     for (int64_t j = 0; j < n; ++j) x[size_t(2 * n + j)] = H(-INFINITY);
-  auto dx = upload(x), dg = upload(g);
-  DeviceBuffer<D> dy{size_t(rows * n)}, dgx{size_t(rows * n)};
-  K::softmax_forward<D>(dx.data(), n, dy.data(), n, rows, n, log);
-  K::softmax_backward<D>(dy.data(), dg.data(), dgx.data(), n, rows, n, log);
+  if (rows > 4)  // one row masked on its first half
+    for (int64_t j = 0; j < n / 2; ++j) x[size_t(4 * n + j)] = H(-INFINITY);
+  const std::vector<H> nan_rows = L.pad(std::vector<H>(size_t(rows * n)));
+  auto dx = upload(L.pad(x)), dg = upload(L.pad(g)), dy = upload(nan_rows), dgx = upload(nan_rows);
+  K::softmax_forward<D>(dx.data() + L.off, L.ld, dy.data() + L.off, L.ld, rows, n, log);
+  K::softmax_backward<D>(dy.data() + L.off, dg.data() + L.off, dgx.data() + L.off, L.ld, rows, n, log);
   // -inf outputs (log_softmax of the fully masked row) compare as equal: they become 0 on both sides
   auto finite = [](std::vector<double> v) {
     for (auto& e : v)
       if (std::isinf(e) && e < 0) e = 0;
     return v;
   };
-  compare<H>("softmax", {finite(to_double(download<H>(dy))), to_double(download<H>(dgx))}, [&](auto tag) {
-    using T = decltype(tag);
-    Tensor<T> xt = tensor<T>(x, {rows, n}).set_requires_grad();
-    Tensor<T> y = log ? unigen::log_softmax(xt, -1) : unigen::softmax(xt, -1);
-    y.backward(tensor<T>(g, {rows, n}));
-    return std::vector<std::vector<double>>{finite(to_double(y.detach())), to_double(xt.grad())};
-  });
+  compare<H>("softmax", {finite(L.unpad(to_double(download<H>(dy)))), L.unpad(to_double(download<H>(dgx)))},
+             [&](auto tag) {
+               using T = decltype(tag);
+               Tensor<T> xt = tensor<T>(x, {rows, n}).set_requires_grad();
+               Tensor<T> y = log ? unigen::log_softmax(xt, -1) : unigen::softmax(xt, -1);
+               y.backward(tensor<T>(g, {rows, n}));
+               return std::vector<std::vector<double>>{finite(to_double(y.detach())), to_double(xt.grad())};
+             });
 }
 
+// layer_norm forward and backward on rows laid out as L; affine = false passes null w and b (1 and 0).
 template <class H>
-void layer_norm_case(int64_t rows, int64_t D_) {
+void layer_norm_case(RowLayout L, bool affine = true) {
   using D = dev_elem_t<H>;
-  INFO("layer_norm rows " << rows << ", D " << D_);
+  const int64_t rows = L.rows, D_ = L.n;
+  INFO("layer_norm rows " << rows << ", D " << D_ << ", ld " << L.ld << ", off " << L.off << ", affine " << affine);
   std::vector<H> x = randn<H>(size_t(rows * D_), 21, 2.0), w = randn<H>(size_t(D_), 22), b = randn<H>(size_t(D_), 23),
                  g = randn<H>(size_t(rows * D_), 24);
   for (size_t i = 0; i < x.size(); ++i) x[i] = H(float(x[i]) + 1.5f);  // a mean away from 0
-  auto dx = upload(x), dw = upload(w), db = upload(b), dg = upload(g);
-  DeviceBuffer<D> dy{size_t(rows * D_)}, dgx{size_t(rows * D_)};
+  if (!affine) {  // the CPU reference gets the values the kernels assume for null w and b
+    w.assign(w.size(), H(1.f));
+    b.assign(b.size(), H(0.f));
+  }
+  const std::vector<H> nan_rows = L.pad(std::vector<H>(size_t(rows * D_)));
+  auto dx = upload(L.pad(x)), dw = upload(w), db = upload(b), dg = upload(L.pad(g)), dy = upload(nan_rows),
+       dgx = upload(nan_rows);
+  const D* wp = affine ? dw.data() : nullptr;
   DeviceBuffer<float> mean{size_t(rows)}, rstd{size_t(rows)}, gw{size_t(D_)}, gb{size_t(D_)};
-  K::layer_norm_forward<D>(dx.data(), dy.data(), dw.data(), db.data(), mean.data(), rstd.data(), D_, rows, D_, 1e-5f);
-  K::layer_norm_backward<D>(dx.data(), dg.data(), dw.data(), mean.data(), rstd.data(), dgx.data(), gw.data(), gb.data(),
-                            D_, rows, D_);
+  K::layer_norm_forward<D>(dx.data() + L.off, dy.data() + L.off, wp, affine ? db.data() : nullptr, mean.data(),
+                           rstd.data(), L.ld, rows, D_, 1e-5f);
+  K::layer_norm_backward<D>(dx.data() + L.off, dg.data() + L.off, wp, mean.data(), rstd.data(), dgx.data() + L.off,
+                            gw.data(), gb.data(), L.ld, rows, D_);
   compare<H>("layer_norm",
-             {to_double(download<H>(dy)), to_double(download<H>(dgx)), to_double(gw.download()),
+             {L.unpad(to_double(download<H>(dy))), L.unpad(to_double(download<H>(dgx))), to_double(gw.download()),
               to_double(gb.download())},
              [&](auto tag) {
                using T = decltype(tag);
@@ -180,18 +224,38 @@ void adamw_case(int64_t n) {
 
 }  // namespace
 
+// Paths (see kernels/softmax.cuh, launch_rows): n % 8 == 0 with aligned rows takes the register path
+// (fp32: n % 4), a warp per row up to 1024 columns, a block up to 8192; everything else the general path.
+//   general, warp: n 1, 37, 81; ld 1025 (odd stride); off 1 (misaligned pointer)
+//   register, warp: 256 (fewer vectors than the maximum), 256 with ld 264, 1024 (all vectors)
+//   register, block: 1032 and 1032 with ld 1040 (fewer vectors on some threads), 4096, 8192 (256 threads)
+//   general, block: 2050 (n % 4 != 0), 4100 with ld 4101, 8200 (beyond the register path)
+// bf16 with off 4 (8-byte aligned) takes the general path where fp32 takes the register path.
 TEST_CASE("cuda softmax and log_softmax match the CPU", "[cuda][softmax]") {
+  const RowLayout layouts[] = {{9, 1, 1, 0},       {9, 37, 37, 0},     {9, 81, 81, 0},       {9, 256, 256, 0},
+                               {9, 256, 264, 0},   {9, 1024, 1024, 0}, {9, 1024, 1025, 0},   {9, 1024, 1024, 1},
+                               {9, 1024, 1024, 4}, {9, 1032, 1032, 0}, {9, 1032, 1040, 0},   {9, 2050, 2050, 0},
+                               {9, 4096, 4096, 0}, {9, 4100, 4101, 0}, {9, 8192, 8192, 0},   {9, 8200, 8200, 0}};
   for (bool log : {false, true})
-    for (int64_t n : {1, 37, 1024, 3000}) {
-      softmax_case<float>(9, n, log);
-      softmax_case<unigen::bf16>(9, n, log);
+    for (const RowLayout& L : layouts) {
+      softmax_case<float>(L, log);
+      softmax_case<unigen::bf16>(L, log);
     }
 }
 
+// Paths as for softmax: register warp 256, 768; register block 1032 with ld 1040, 4096, 8192 (and 2500 in
+// fp32; bf16 2500 is general); general 7, 81, ld 1025, off 1, 8200. Null w and b on both paths.
 TEST_CASE("cuda layer_norm matches the CPU", "[cuda][layer_norm]") {
-  for (int64_t D : {7, 768, 2500}) {
-    layer_norm_case<float>(300, D);
-    layer_norm_case<unigen::bf16>(300, D);
+  const RowLayout layouts[] = {{300, 7, 7, 0},       {300, 256, 256, 0},  {300, 768, 768, 0},  {300, 1024, 1025, 0},
+                               {300, 1024, 1024, 1}, {300, 1032, 1040, 0}, {40, 2500, 2500, 0}, {40, 4096, 4096, 0},
+                               {40, 8192, 8192, 0},  {40, 8200, 8200, 0}};
+  for (const RowLayout& L : layouts) {
+    layer_norm_case<float>(L);
+    layer_norm_case<unigen::bf16>(L);
+  }
+  for (const RowLayout& L : {RowLayout{300, 768, 768, 0}, RowLayout{40, 4096, 4096, 0}, RowLayout{40, 81, 81, 0}}) {
+    layer_norm_case<float>(L, false);
+    layer_norm_case<unigen::bf16>(L, false);
   }
 }
 
