@@ -1,51 +1,31 @@
 #pragma once
-// GEMM: a tiled SIMT fp32 kernel and a tensor-core (mma.sync m16n8k16, ldmatrix) bf16/fp16 kernel with
-// fp32 accumulation; all transpose combinations, strided batches, epilogue bias + GELU. cuBLAS is the
-// selectable baseline (UNIGEN_GEMM=cublas, or GemmImpl::cublas).
+// GEMM: a tiled SIMT fp32 kernel; for bf16/fp16 with fp32 accumulation, a tensor-core kernel on
+// mma.sync m16n8k16 (any sm_80+ device, any alignment) and, on sm_90a, the warp-specialised TMA + wgmma
+// kernel of gemm_sm90.cuh (operand rows 16-byte aligned); all transpose combinations, strided batches,
+// epilogue bias + GELU. cuBLAS is the selectable baseline (UNIGEN_GEMM=cublas, or GemmImpl::cublas).
 #include <cublas_v2.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 
-#include "kernels/common.cuh"
+#include "kernels/gemm_sm90.cuh"
 
 namespace unigen::cuda::kernels {
 
-enum class GemmImpl { automatic, hand, cublas };  // automatic: UNIGEN_GEMM=cublas selects cuBLAS, else hand
+// hand: the best hand-written kernel for the device and operands (16-bit: wgmma on sm_90a when the
+// operands' rows are 16-byte aligned, else mma.sync); mma: the mma.sync kernel even there (16-bit only;
+// fp32 always runs the SIMT kernel); automatic: UNIGEN_GEMM=cublas or =mma selects those, else hand.
+enum class GemmImpl { automatic, hand, mma, cublas };
 
 // The implementation `automatic` resolves to now.
 inline GemmImpl gemm_impl_from_env() {
   const char* s = std::getenv("UNIGEN_GEMM");
-  return (s && std::strcmp(s, "cublas") == 0) ? GemmImpl::cublas : GemmImpl::hand;
+  if (s && std::strcmp(s, "cublas") == 0) return GemmImpl::cublas;
+  if (s && std::strcmp(s, "mma") == 0) return GemmImpl::mma;
+  return GemmImpl::hand;
 }
 
-template <class T>
-struct GemmParams {
-  int M, N, K;
-  const T* A;
-  int64_t lda, sA;
-  const T* B;
-  int64_t ldb, sB;
-  T* C;
-  int64_t ldc, sC;
-  float alpha, beta;
-  const T* bias;  // [N] or nullptr
-  int gelu;
-  int vec_a, vec_b;  // 16-byte vector loads allowed (alignment of pointer, ld and batch stride)
-};
-
-// Writes one output: C[m, n] = gelu?(alpha·acc + beta·C[m, n] + bias[n]); outside [M, N] does nothing.
-template <class T>
-__device__ __forceinline__ void gemm_store(const GemmParams<T>& p, T* C, int m, int n, float acc) {
-  if (m >= p.M || n >= p.N) return;
-  float v = p.alpha * acc;
-  T* c = C + int64_t(m) * p.ldc + n;
-  if (p.beta != 0.f) v += p.beta * to_f(*c);
-  if (p.bias) v += to_f(p.bias[n]);
-  if (p.gelu) v = gelu_f(v);
-  *c = from_f<T>(v);
-}
 
 constexpr int kSgBM = 128, kSgBN = 128, kSgBK = 8, kSgThreads = 256;
 
@@ -283,10 +263,8 @@ __global__ void __launch_bounds__(kTcThreads) hgemm_kernel(GemmParams<T> p) {
 #pragma unroll
     for (int ni = 0; ni < 4; ++ni) {
       const int m = bm + warp_m * 64 + mi * 16 + g, n = bn + warp_n * 32 + ni * 8 + tq * 2;
-      gemm_store(p, C, m, n, acc[mi][ni][0]);
-      gemm_store(p, C, m, n + 1, acc[mi][ni][1]);
-      gemm_store(p, C, m + 8, n, acc[mi][ni][2]);
-      gemm_store(p, C, m + 8, n + 1, acc[mi][ni][3]);
+      gemm_store2(p, C, m, n, acc[mi][ni][0], acc[mi][ni][1]);
+      gemm_store2(p, C, m + 8, n, acc[mi][ni][2], acc[mi][ni][3]);
     }
 }
 
@@ -344,6 +322,34 @@ void gemm_cublas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
          ", batch ", batch, ")");
 }
 
+// The kernels gemm() can run.
+enum class GemmKernel { simt, mma, wgmma, cublas };
+inline const char* gemm_kernel_name(GemmKernel k) {
+  switch (k) {
+    case GemmKernel::simt: return "simt";
+    case GemmKernel::mma: return "mma.sync";
+    case GemmKernel::wgmma: return "wgmma";
+    default: return "cublas";
+  }
+}
+
+// Whether an operand's rows (and batch slices) start on 16-byte boundaries, as the vector loads need.
+template <class T>
+bool gemm_operand_aligned(const T* ptr, int64_t ld, int64_t stride, int64_t batch) {
+  constexpr int64_t v = 16 / sizeof(T);
+  return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && ld % v == 0 && (batch == 1 || stride % v == 0);
+}
+
+// The kernel gemm() runs with these operand alignments.
+template <class T>
+GemmKernel gemm_kernel_for(GemmImpl impl, bool a_aligned, bool b_aligned) {
+  if (impl == GemmImpl::automatic) impl = gemm_impl_from_env();
+  if (impl == GemmImpl::cublas) return GemmKernel::cublas;
+  if constexpr (std::is_same_v<T, float>) return GemmKernel::simt;
+  else if (impl == GemmImpl::mma || !a_aligned || !b_aligned || !wgmma_support().available) return GemmKernel::mma;
+  else return GemmKernel::wgmma;
+}
+
 // C[b] = gelu?(alpha·op(A[b])·op(B[b]) + beta·C[b] + bias), row-major, b < batch.
 // op(A): [M, K] (A stored [K, M] when ta), op(B): [K, N] (B stored [N, K] when tb), C: [M, N];
 // X[b] = X + b·strideX; bias: [N] or nullptr; beta = 0 never reads C.
@@ -365,8 +371,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
                 "), ldc ", ldc, " (needs ", N, ")");
   unigen::check(C != nullptr && (K == 0 || (A != nullptr && B != nullptr)), op, ": null pointer (A ", (const void*)A,
                 ", B ", (const void*)B, ", C ", (const void*)C, ")");
-  if (impl == GemmImpl::automatic) impl = gemm_impl_from_env();
-  if (impl == GemmImpl::cublas) {
+  const bool a_aligned = gemm_operand_aligned(A, lda, strideA, batch), b_aligned = gemm_operand_aligned(B, ldb, strideB, batch);
+  const GemmKernel kern = gemm_kernel_for<T>(impl, a_aligned, b_aligned);
+  if (kern == GemmKernel::cublas) {
     unigen::check(lda < (int64_t(1) << 31) && ldb < (int64_t(1) << 31) && ldc < (int64_t(1) << 31) &&
                       batch < (int64_t(1) << 31),
                   op, "(cublas): leading dims and batch must fit in int");
@@ -378,13 +385,19 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
     }
     return;
   }
-  constexpr int64_t vec_elems = std::is_same_v<T, float> ? 4 : 8;
-  auto aligned = [&](const T* ptr, int64_t ld, int64_t stride) {
-    return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && ld % vec_elems == 0 && (batch == 1 || stride % vec_elems == 0);
-  };
   GemmParams<T> p{int(M), int(N), int(K), A, lda, strideA, B, ldb, strideB, C, ldc, strideC, alpha, beta, bias,
-                  gelu ? 1 : 0, aligned(A, lda, strideA) ? 1 : 0, aligned(B, ldb, strideB) ? 1 : 0};
-  const int64_t bm = std::is_same_v<T, float> ? kSgBM : kTcBM, bn = std::is_same_v<T, float> ? kSgBN : kTcBN;
+                  gelu ? 1 : 0, a_aligned ? 1 : 0, b_aligned ? 1 : 0};
+  if constexpr (!std::is_same_v<T, float>) {
+    if (kern == GemmKernel::wgmma) {  // persistent: one launch covers every tile of every batch slice
+      if (!ta && !tb) launch_wgmma_gemm<T, false, false>(p, batch, wgmma_support().sm_count, stream);
+      else if (!ta && tb) launch_wgmma_gemm<T, false, true>(p, batch, wgmma_support().sm_count, stream);
+      else if (ta && !tb) launch_wgmma_gemm<T, true, false>(p, batch, wgmma_support().sm_count, stream);
+      else launch_wgmma_gemm<T, true, true>(p, batch, wgmma_support().sm_count, stream);
+      check_launch(op);
+      return;
+    }
+  }
+  const int64_t bm = kern == GemmKernel::simt ? kSgBM : kTcBM, bn = kern == GemmKernel::simt ? kSgBN : kTcBN;
   unigen::check(ceil_div(M, bm) <= 65535, op, ": M ", M, " too large for the grid");
   for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
     const int64_t nb = std::min<int64_t>(65535, batch - b0);

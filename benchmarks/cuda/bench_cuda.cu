@@ -126,13 +126,19 @@ void bench_gemm(Bench& b, const char* type, int64_t M, int64_t N, int64_t K, boo
     r.value = flop / (r.ms * 1e-3) / 1e12, r.unit = "TFLOP/s";
     return r;
   });
-  b.add(std::string("gemm ") + type + " unigen", shape, [&] {
-    Row r;
-    r.ms = run(K::GemmImpl::hand);
-    r.value = flop / (r.ms * 1e-3) / 1e12, r.unit = "TFLOP/s";
-    if (cublas_ms > 0) r.pct = 100.0 * cublas_ms / r.ms, r.pct_of = "of cuBLAS";
-    return r;
-  });
+  // The hand-written kernel gemm() picks (named in the row), and mma.sync on its own where that is wgmma.
+  const K::GemmKernel kern = K::gemm_kernel_for<T>(K::GemmImpl::hand, true, true);
+  auto hand_row = [&](const char* label, K::GemmImpl impl, K::GemmKernel k) {
+    b.add(std::string("gemm ") + type + " " + label, shape, [&] {
+      Row r;
+      r.ms = run(impl);
+      r.value = flop / (r.ms * 1e-3) / 1e12, r.unit = "TFLOP/s";
+      if (cublas_ms > 0) r.pct = 100.0 * cublas_ms / r.ms, r.pct_of = std::string("of cuBLAS (") + K::gemm_kernel_name(k) + ")";
+      return r;
+    });
+  };
+  hand_row("unigen", K::GemmImpl::hand, kern);
+  if (kern == K::GemmKernel::wgmma) hand_row("unigen mma", K::GemmImpl::mma, K::GemmKernel::mma);
 }
 
 template <class T>

@@ -12,6 +12,7 @@ struct GemmCase {
   int64_t M, N, K, batch;
   float alpha, beta;
   bool bias, gelu;
+  bool share_b = false;  // batch stride of B 0: every slice multiplies the same B
 };
 
 // C[b] = gelu?(alpha·op(A)·op(B) + beta·C + bias) in double, or with the product accumulated in float
@@ -48,8 +49,9 @@ void run_case(const GemmCase& c, K::GemmImpl impl, Make make, bool exact) {
   const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
   // Leading dims padded by a few columns (odd padding for fp32 so the unaligned load path runs too).
   const int64_t lda = a_cols + (std::is_same_v<H, float> ? 3 : 8), ldb = b_cols + 8, ldc = c.N + 5;
-  const int64_t sA = a_rows * lda + 8, sB = b_rows * ldb + 16, sC = c.M * ldc + 3;
-  std::vector<H> A = make(size_t(c.batch * sA), 1), B = make(size_t(c.batch * sB), 2), C = make(size_t(c.batch * sC), 3),
+  const int64_t sA = a_rows * lda + 8, sB = c.share_b ? 0 : b_rows * ldb + 16, sC = c.M * ldc + 3;
+  std::vector<H> A = make(size_t(c.batch * sA), 1), B = make(size_t(std::max(c.batch * sB, b_rows * ldb)), 2),
+                 C = make(size_t(c.batch * sC), 3),
                  bias = make(size_t(c.N), 4);
   auto dA = upload(A), dB = upload(B), dC = upload(C), dbias = upload(bias);
   K::gemm<D>(c.ta, c.tb, c.M, c.N, c.K, c.alpha, dA.data(), lda, sA, dB.data(), ldb, sB, c.beta, dC.data(), ldc, sC,
@@ -77,25 +79,61 @@ std::vector<GemmCase> cases() {
   return r;
 }
 
+// Shapes whose operand rows are 16-byte aligned in run_case (M, N, K multiples of 8), so 16-bit GEMMs
+// take the wgmma kernel on sm_90: single and several tiles, partial tiles in M, N and K, both tile widths.
+std::vector<GemmCase> aligned_cases() {
+  std::vector<GemmCase> r;
+  const int64_t shapes[][4] = {{128, 128, 64, 1}, {136, 264, 200, 1}, {64, 520, 72, 2}, {384, 256, 1024, 1}};
+  for (int t = 0; t < 4; ++t)
+    for (auto& s : shapes) r.push_back({bool(t & 1), bool(t & 2), s[0], s[1], s[2], s[3], 1.f, 0.f, false, false});
+  for (int t = 0; t < 4; ++t) r.push_back({bool(t & 1), bool(t & 2), 72, 96, 40, 3, 0.5f, 0.25f, true, true});
+  for (int t = 0; t < 4; ++t) r.push_back({bool(t & 1), bool(t & 2), 64, 136, 96, 3, 1.f, 0.f, false, false, true});
+  r.push_back({false, false, 32, 40, 0, 1, 1.f, 1.f, true, false});  // K = 0
+  return r;
+}
+
 template <class H>
-void gemm_suite(K::GemmImpl impl) {
-  for (const GemmCase& c : cases())
+void gemm_suite(K::GemmImpl impl, const std::vector<GemmCase>& cs = cases()) {
+  for (const GemmCase& c : cs)
     run_case<H>(c, impl, [](size_t n, uint64_t seed) { return randn<H>(n, seed); }, false);
 }
 
 template <class H>
-void gemm_integer_suite(K::GemmImpl impl, int range, int64_t K) {
+void gemm_integer_suite(K::GemmImpl impl, int range, int64_t K, int64_t M = 150, int64_t N = 140) {
   for (int t = 0; t < 4; ++t) {
-    GemmCase c{bool(t & 1), bool(t & 2), 150, 140, K, 2, 1.f, 0.f, false, false};
+    GemmCase c{bool(t & 1), bool(t & 2), M, N, K, 2, 1.f, 0.f, false, false};
     run_case<H>(c, impl, [range](size_t n, uint64_t seed) { return randint<H>(n, seed, -range, range); }, true);
   }
 }
 
+// True on a device of compute capability 9 (where the wgmma kernel must be the one that runs).
+bool is_sm90() { return unigen::cuda::device_info(0).major == 9; }
+
 }  // namespace
 
 TEST_CASE("cuda gemm fp32 (SIMT) matches the CPU", "[cuda][gemm]") { gemm_suite<float>(K::GemmImpl::hand); }
-TEST_CASE("cuda gemm bf16 (mma.sync) matches the CPU", "[cuda][gemm]") { gemm_suite<unigen::bf16>(K::GemmImpl::hand); }
-TEST_CASE("cuda gemm fp16 (mma.sync) matches the CPU", "[cuda][gemm]") { gemm_suite<unigen::f16>(K::GemmImpl::hand); }
+TEST_CASE("cuda gemm bf16 (mma.sync) matches the CPU", "[cuda][gemm]") {
+  gemm_suite<unigen::bf16>(K::GemmImpl::mma);
+  gemm_suite<unigen::bf16>(K::GemmImpl::mma, aligned_cases());
+}
+TEST_CASE("cuda gemm fp16 (mma.sync) matches the CPU", "[cuda][gemm]") { gemm_suite<unigen::f16>(K::GemmImpl::mma); }
+
+TEST_CASE("cuda gemm bf16/fp16 (best hand kernel: wgmma on sm_90) matches the CPU", "[cuda][gemm][wgmma]") {
+  // On sm_90 the aligned shapes must run on wgmma.
+  if (is_sm90()) {
+    CHECK(K::gemm_kernel_for<K::bf16_t>(K::GemmImpl::hand, true, true) == K::GemmKernel::wgmma);
+    CHECK(K::gemm_kernel_for<K::f16_t>(K::GemmImpl::hand, true, false) == K::GemmKernel::mma);
+  }
+  gemm_suite<unigen::bf16>(K::GemmImpl::hand, aligned_cases());
+  gemm_suite<unigen::f16>(K::GemmImpl::hand, aligned_cases());
+  gemm_suite<unigen::bf16>(K::GemmImpl::hand);  // unaligned shapes fall back to mma.sync
+  // More tiles than an H100/H200 has multiprocessors (33 x 8 = 264 > 132): each block of the persistent
+  // kernel takes several tiles, and its ring carries over from one tile to the next. All transposes.
+  for (int t = 0; t < 4; ++t)
+    run_case<unigen::bf16>({bool(t & 1), bool(t & 2), 4224, 1024, 200, 1, 1.f, 0.f, false, false}, K::GemmImpl::hand,
+                           [](size_t n, uint64_t seed) { return randn<unigen::bf16>(n, seed); }, false);
+}
+
 TEST_CASE("cuda gemm cuBLAS baseline matches the CPU", "[cuda][gemm][cublas]") {
   gemm_suite<float>(K::GemmImpl::cublas);
   gemm_suite<unigen::bf16>(K::GemmImpl::cublas);
@@ -103,8 +141,11 @@ TEST_CASE("cuda gemm cuBLAS baseline matches the CPU", "[cuda][gemm][cublas]") {
 
 TEST_CASE("cuda gemm with small integers is exact", "[cuda][gemm]") {
   gemm_integer_suite<float>(K::GemmImpl::hand, 3, 300);        // |C| <= 2700 < 2^24
-  gemm_integer_suite<unigen::bf16>(K::GemmImpl::hand, 1, 250);  // |C| <= 250 < 2^8
-  gemm_integer_suite<unigen::f16>(K::GemmImpl::hand, 2, 500);   // |C| <= 2000 < 2^11
+  gemm_integer_suite<unigen::bf16>(K::GemmImpl::mma, 1, 250);  // |C| <= 250 < 2^8
+  gemm_integer_suite<unigen::f16>(K::GemmImpl::mma, 2, 500);   // |C| <= 2000 < 2^11
+  // Aligned shapes: the wgmma kernel on sm_90.
+  gemm_integer_suite<unigen::bf16>(K::GemmImpl::hand, 1, 248, 152, 264);
+  gemm_integer_suite<unigen::f16>(K::GemmImpl::hand, 2, 504, 152, 264);
 }
 
 TEST_CASE("cuda gemm matches unigen::matmul on Tensors", "[cuda][gemm]") {
