@@ -1,9 +1,10 @@
 #pragma once
-// Fused scaled dot-product attention in the FlashAttention manner: K/V tiles of 32 keys are streamed
-// through shared memory with an online softmax, so no [Tq, Tk] score matrix reaches global memory.
-// Forward keeps the log-sum-exp of each row; backward recomputes the probabilities from it.
-// fp32 arithmetic for every element type (fp32, bf16, fp16 inputs); SIMT, not tensor cores.
-#include "kernels/common.cuh"
+// Fused scaled dot-product attention in the FlashAttention manner: K/V tiles are streamed through shared
+// memory with an online softmax, so no [Tq, Tk] score matrix reaches global memory. Forward keeps the
+// log-sum-exp of each row; backward recomputes the probabilities from it.
+// Forward: on tensor cores (mma.sync, fp32 accumulation) for bf16/fp16 with head dim 64 or 128 and
+// 16-byte aligned rows; SIMT fp32 arithmetic otherwise. Backward: SIMT fp32 arithmetic for every type.
+#include "kernels/gemm_common.cuh"
 
 namespace unigen::cuda::kernels {
 
@@ -121,6 +122,155 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_forward_kernel(Attn
     for (int u = 0; u < U; ++u)
       if (lane + 32 * u < p.dv) orow[lane + 32 * u] = from_f<T>(acc[r][u] * inv);
     if (lane == 0) p.lse[bh * p.Tq + i] = lrow[r] > 0.f ? mrow[r] + logf(lrow[r]) : -INFINITY;
+  }
+}
+
+// Tensor-core forward (bf16/fp16, d = dv = D in {64, 128}): block = 64 query rows x one slice bh, 4 warps
+// of 16 rows. Q's tile is read once into mma fragments; K/V tiles of 64 keys are double-buffered through
+// shared memory by cp.async (rows padded by 8 halves: conflict-free ldmatrix). Per key tile a warp computes
+// S = Q·Kᵀ (16 x 64, mma.sync m16n8k16), masks and scales it into log2 units, updates its rows' running
+// max and sum, and adds P·V to its 16 x D output, P repacked from S's accumulators as bf16/fp16 A
+// fragments. Thread (lane) holds rows lane / 4 and lane / 4 + 8 of its warp's 16.
+constexpr int kAttnTcRows = 64, kAttnTcKeys = 64, kAttnTcThreads = 128;
+template <int D>
+constexpr int attn_tc_smem_bytes() {
+  return (kAttnTcRows + 4 * kAttnTcKeys) * (D + 8) * 2;  // Q, 2 x K, 2 x V tiles of 16-bit values
+}
+
+template <class T, int D>
+__global__ void __launch_bounds__(kAttnTcThreads) attention_forward_tc_kernel(AttnParams<T> p) {
+  constexpr int RS = D + 8, KS = D / 16, NT = D / 8;  // smem row stride; k16 steps over d; n8 tiles of output
+  extern __shared__ __align__(16) unsigned char attn_smem[];
+  T* qt = reinterpret_cast<T*>(attn_smem);  // [64][RS]
+  T* kt = qt + kAttnTcRows * RS;            // [2][64][RS]
+  T* vt = kt + 2 * kAttnTcKeys * RS;        // [2][64][RS]
+  const int64_t bh = blockIdx.y;
+  const int q0 = blockIdx.x * kAttnTcRows, tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int g = lane / 4, tq = lane % 4;
+  // Rows [r0, r0 + 64) of a [rows, D] slice -> tile (zeros beyond `rows`).
+  auto load_tile = [&](T* tile, const T* base, const AttnStrides& st, int r0, int rows) {
+    const T* slice = base + attn_off(st, bh, p.H, 0);
+#pragma unroll
+    for (int i = 0; i < 64 * D / 8 / kAttnTcThreads; ++i) {
+      const int c = tid + i * kAttnTcThreads, r = c / (D / 8), col = (c % (D / 8)) * 8;
+      const bool in = r0 + r < rows;
+      cp_async16(uint32_t(__cvta_generic_to_shared(tile + r * RS + col)), in ? slice + int64_t(r0 + r) * st.sr + col : slice,
+                 in ? 16 : 0);
+    }
+  };
+  // Without a mask pointer, causal attention needs no key beyond the block's last query or the prefix.
+  int kend = p.Tk;
+  if (p.mask.causal && !p.mask.mask) kend = int(::min(int64_t(p.Tk), ::max(int64_t(q0 + kAttnTcRows), p.mask.prefix)));
+  const int ntiles = (kend + kAttnTcKeys - 1) / kAttnTcKeys;
+  load_tile(qt, p.q, p.qs, q0, p.Tq);
+  if (ntiles > 0) {
+    load_tile(kt, p.k, p.ks, 0, p.Tk);
+    load_tile(vt, p.v, p.vs, 0, p.Tk);
+  }
+  cp_async_commit();
+
+  const float sl2 = p.scale * 1.4426950408889634f;  // scores in log2 units: exp(x) = exp2(x·log2 e)
+  uint32_t qf[KS][4];
+  float o[NT][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+#pragma unroll
+  for (int j = 0; j < NT; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+  const bool plain = !p.mask.causal && !p.mask.mask;
+  for (int t = 0; t < ntiles; ++t) {
+    __syncthreads();  // every warp is done with tile t - 1, whose buffers take tile t + 1
+    if (t + 1 < ntiles) {
+      load_tile(kt + ((t + 1) % 2) * kAttnTcKeys * RS, p.k, p.ks, (t + 1) * kAttnTcKeys, p.Tk);
+      load_tile(vt + ((t + 1) % 2) * kAttnTcKeys * RS, p.v, p.vs, (t + 1) * kAttnTcKeys, p.Tk);
+    }
+    cp_async_commit();
+    cp_async_wait<1>();  // tile t (and Q) landed
+    __syncthreads();
+    if (t == 0)
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks) ldmatrix_x4(qf[ks], qt + (warp * 16 + lane % 16) * RS + ks * 16 + (lane / 16) * 8, false);
+    const T* kb = kt + (t % 2) * kAttnTcKeys * RS;
+    const T* vb = vt + (t % 2) * kAttnTcKeys * RS;
+    const int k0 = t * kAttnTcKeys;
+
+    float sc[8][4];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) sc[j][0] = sc[j][1] = sc[j][2] = sc[j][3] = 0.f;
+#pragma unroll
+    for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+      for (int nb = 0; nb < 4; ++nb) {  // keys nb·16 .. nb·16 + 15 (K rows, d contiguous: no transpose)
+        uint32_t b[4];
+        ldmatrix_x4(b, kb + (nb * 16 + lane % 8 + (lane / 16) * 8) * RS + ks * 16 + ((lane / 8) % 2) * 8, false);
+        mma_16816<T>(sc[2 * nb], qf[ks], b[0], b[1]);
+        mma_16816<T>(sc[2 * nb + 1], qf[ks], b[2], b[3]);
+      }
+    // Scale; hide keys past Tk and masked ones (element e of tile j: row g + 8·(e / 2), key 8j + 2tq + e % 2).
+    if (plain && k0 + kAttnTcKeys <= p.Tk) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) sc[j][e] *= sl2;
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int i = q0 + warp * 16 + g + 8 * (e / 2), key = k0 + 8 * j + 2 * tq + e % 2;
+          const bool ok = key < p.Tk && (i >= p.Tq || attn_allowed(p.mask, bh, p.H, i, key));
+          sc[j][e] = ok ? sc[j][e] * sl2 : -INFINITY;
+        }
+    }
+    // Online softmax per row r (0: row g, 1: row g + 8); the four lanes of a quad share a row.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) mx = fmaxf(mx, fmaxf(sc[j][2 * r], sc[j][2 * r + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m[r], mx), m_use = m_new == -INFINITY ? 0.f : m_new;  // all hidden so far: p = 0
+      const float corr = exp2f(m[r] - m_use);
+      m[r] = m_new;
+      float sum = 0.f;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        sc[j][2 * r] = exp2f(sc[j][2 * r] - m_use);
+        sc[j][2 * r + 1] = exp2f(sc[j][2 * r + 1] - m_use);
+        sum += sc[j][2 * r] + sc[j][2 * r + 1];
+      }
+      l[r] = l[r] * corr + sum;  // this lane's share; the quad's shares are added at the end
+#pragma unroll
+      for (int j = 0; j < NT; ++j) o[j][2 * r] *= corr, o[j][2 * r + 1] *= corr;
+    }
+    // O += P·V over the tile's four 16-key slices; V rows are keys, d contiguous: ldmatrix.trans.
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      const uint32_t a[4] = {pack2<T>(sc[2 * kk][0], sc[2 * kk][1]), pack2<T>(sc[2 * kk][2], sc[2 * kk][3]),
+                             pack2<T>(sc[2 * kk + 1][0], sc[2 * kk + 1][1]),
+                             pack2<T>(sc[2 * kk + 1][2], sc[2 * kk + 1][3])};
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t b[4];
+        ldmatrix_x4(b, vb + (kk * 16 + lane % 8 + ((lane / 8) % 2) * 8) * RS + np * 16 + (lane / 16) * 8, true);
+        mma_16816<T>(o[2 * np], a, b[0], b[1]);
+        mma_16816<T>(o[2 * np + 1], a, b[2], b[3]);
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float lsum = l[r];
+    lsum += __shfl_xor_sync(0xffffffffu, lsum, 1);
+    lsum += __shfl_xor_sync(0xffffffffu, lsum, 2);
+    const int i = q0 + warp * 16 + g + 8 * r;
+    if (i >= p.Tq) continue;
+    const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
+    T* orow = p.o + attn_off(p.os, bh, p.H, i);
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+      *reinterpret_cast<uint32_t*>(orow + j * 8 + 2 * tq) = pack2<T>(o[j][2 * r] * inv, o[j][2 * r + 1] * inv);
+    if (tq == 0) p.lse[bh * p.Tq + i] = lsum > 0.f ? m[r] * 0.69314718055994531f + logf(lsum) : -INFINITY;
   }
 }
 
@@ -242,10 +392,40 @@ void attention_check(const char* op, const AttnParams<T>& p) {
 
 // q: [B, H, Tq, d], k: [B, H, Tk, d], v: [B, H, Tk, dv] (any layout through the strides, BH = B·H) ->
 // o: [B, H, Tq, dv], lse: [BH, Tq] fp32 (dense); set p.q, k, v, o, lse, sizes, strides, scale, mask.
+// Whether attention_forward takes the tensor-core kernel for p: 16-bit types, d = dv in {64, 128}, and every
+// row of q, k, v, o 16-byte aligned (base pointers, and each stride a multiple of 8 elements).
+template <class T>
+bool attention_uses_tensor_cores(const AttnParams<T>& p) {
+  if constexpr (std::is_same_v<T, float>) return false;
+  else {
+    auto aligned = [](const T* ptr, const AttnStrides& s) {
+      return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && s.sb % 8 == 0 && s.sh % 8 == 0 && s.sr % 8 == 0;
+    };
+    return p.d == p.dv && (p.d == 64 || p.d == 128) && aligned(p.q, p.qs) && aligned(p.k, p.ks) && aligned(p.v, p.vs) &&
+           aligned(p.o, p.os);
+  }
+}
+
+// q: [B, H, Tq, d], k: [B, H, Tk, d], v: [B, H, Tk, dv] (any layout through the strides, BH = B·H) ->
+// o: [B, H, Tq, dv], lse: [BH, Tq] fp32 (dense); set p.q, k, v, o, lse, sizes, strides, scale, mask.
 template <class T>
 void attention_forward(const AttnParams<T>& p, cudaStream_t stream = current_stream()) {
   const char* op = "cuda attention forward";
   attention_check(op, p);
+  if constexpr (!std::is_same_v<T, float>) {
+    if (attention_uses_tensor_cores(p)) {
+      const dim3 grid(unsigned(ceil_div(p.Tq, kAttnTcRows)), unsigned(p.BH));
+      auto launch = [&](auto kernel, int smem) {
+        check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), op,
+                   "cudaFuncSetAttribute (shared memory)");
+        kernel<<<grid, kAttnTcThreads, smem, stream>>>(p);
+      };
+      if (p.d == 64) launch(attention_forward_tc_kernel<T, 64>, attn_tc_smem_bytes<64>());
+      else launch(attention_forward_tc_kernel<T, 128>, attn_tc_smem_bytes<128>());
+      check_launch(op);
+      return;
+    }
+  }
   const dim3 grid(unsigned(ceil_div(p.Tq, kAttnRows)), unsigned(p.BH));
   switch (attention_dmax(p.d, p.dv)) {
     case 32: attention_forward_kernel<T, 32><<<grid, kAttnWarps * 32, 0, stream>>>(p); break;

@@ -116,9 +116,6 @@ __global__ void __launch_bounds__(kSgThreads) sgemm_kernel(GemmParams<float> p) 
 
 constexpr int kTcBM = 128, kTcBN = 128, kTcBK = 32, kTcPad = 8, kTcThreads = 256;
 
-__device__ __forceinline__ unsigned short bits16(bf16_t x) { return __bfloat16_as_ushort(x); }
-__device__ __forceinline__ unsigned short bits16(f16_t x) { return __half_as_ushort(x); }
-
 // 8 consecutive 16-bit values base[row·ld + col + i], zero outside [rows, cols], packed in a uint4.
 template <class T>
 __device__ __forceinline__ uint4 tc_load8(const T* base, int64_t ld, int row, int col, int rows, int cols, bool vec) {
@@ -130,41 +127,6 @@ __device__ __forceinline__ uint4 tc_load8(const T* base, int64_t ld, int row, in
     w[i / 2] |= h << (16 * (i % 2));
   }
   return make_uint4(w[0], w[1], w[2], w[3]);
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem, bool trans) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  if (trans)
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
-  else
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
-#else
-  (void)r, (void)smem, (void)trans;
-  __trap();
-#endif
-}
-
-// c[16x8] += a[16x16] · b[16x8] in fp32 (one warp; fragments as in the PTX ISA's m16n8k16 layout).
-template <class T>
-__device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if constexpr (std::is_same_v<T, bf16_t>)
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-                 "{%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-                 "{%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#else
-  (void)c, (void)a, (void)b0, (void)b1;
-  __trap();
-#endif
 }
 
 // bf16/fp16 tensor-core GEMM: 128x128 block tile, k-tile 32, 8 warps of 64x32 (4x4 mma tiles each).
