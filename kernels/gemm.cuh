@@ -7,7 +7,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 #include "kernels/gemm_sm90.cuh"
 
@@ -247,17 +246,12 @@ inline const char* cublas_status_str(cublasStatus_t s) { return cublasGetStatusS
 
 // One cuBLAS handle per device, created on first use (shared by all threads of the process).
 inline cublasHandle_t cublas_handle() {
-  static std::mutex mu;
-  static cublasHandle_t handles[64] = {};
-  int dev = 0;
-  check_cuda(cudaGetDevice(&dev), "gemm(cublas)");
-  unigen::check(dev >= 0 && dev < 64, "gemm(cublas): device index ", dev, " out of range");
-  std::lock_guard<std::mutex> lock(mu);
-  if (!handles[dev]) {
-    cublasStatus_t s = cublasCreate(&handles[dev]);
+  return per_device<cublasHandle_t>("gemm(cublas)", [](int) {
+    cublasHandle_t h = nullptr;
+    const cublasStatus_t s = cublasCreate(&h);
     if (s != CUBLAS_STATUS_SUCCESS) fail("gemm(cublas): cublasCreate failed: ", cublas_status_str(s));
-  }
-  return handles[dev];
+    return h;
+  });
 }
 
 template <class T>

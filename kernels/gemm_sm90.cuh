@@ -12,8 +12,6 @@
 #include <cuda.h>           // CUtensorMap (the encoder comes through the runtime: tensor_map_encoder())
 #include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
 
-#include <mutex>
-
 #include "kernels/gemm_common.cuh"
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -280,27 +278,19 @@ struct WgmmaSupport {
   int sm_count = 0;
 };
 inline WgmmaSupport wgmma_support() {
-  static std::mutex mu;
-  static WgmmaSupport known[64];
-  static bool probed[64] = {};
-  int dev = 0;
-  check_cuda(cudaGetDevice(&dev), "cuda gemm (wgmma probe)");
-  unigen::check(dev >= 0 && dev < 64, "cuda gemm: device index ", dev, " out of range");
-  std::lock_guard<std::mutex> lock(mu);
-  if (!probed[dev]) {
-    int major = 0, sms = 0;
+  return per_device<WgmmaSupport>("cuda gemm (wgmma probe)", [](int dev) {
+    WgmmaSupport w;
+    int major = 0;
     check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), "cuda gemm (wgmma probe)");
-    check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cuda gemm (wgmma probe)");
-    known[dev].sm_count = sms;
+    check_cuda(cudaDeviceGetAttribute(&w.sm_count, cudaDevAttrMultiProcessorCount, dev), "cuda gemm (wgmma probe)");
     if (major == 9) {
       DeviceBuffer<int> flag(1);
       wgmma_probe_kernel<<<1, 1>>>(flag.data());
       // A binary without code for this device fails the launch: then the answer is no.
-      known[dev].available = cudaGetLastError() == cudaSuccess && flag.download()[0] == 1;
+      w.available = cudaGetLastError() == cudaSuccess && flag.download()[0] == 1;
     }
-    probed[dev] = true;
-  }
-  return known[dev];
+    return w;
+  });
 }
 
 // cuTensorMapEncodeTiled, from the driver through the runtime (no link against libcuda).

@@ -204,6 +204,21 @@ inline void copy_device_to_device(void* dst, const void* src, size_t bytes, cuda
                                   const char* op = "cuda::copy_device_to_device") {
   if (bytes) check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s), op);
 }
+// The value that make(device) returns, made once for each device (up to 64) on first use and kept for the
+// process; returns the current device's. Thread-safe. One store per call site (F is the call site's lambda).
+template <class V, class F>
+const V& per_device(const char* op, F make) {
+  static std::mutex mu;
+  static V values[64];
+  static bool made[64] = {};
+  int dev = 0;
+  check_cuda(cudaGetDevice(&dev), op);
+  unigen::check(dev >= 0 && dev < 64, op, ": device index ", dev, " out of range");
+  std::lock_guard<std::mutex> lock(mu);
+  if (!made[dev]) values[dev] = make(dev), made[dev] = true;
+  return values[dev];
+}
+
 inline void synchronize(const char* op = "cuda::synchronize") { check_cuda(cudaDeviceSynchronize(), op); }
 
 // An owning array of n T on the current device, from the caching allocator (contents uninitialised).
