@@ -265,7 +265,9 @@ __global__ void __launch_bounds__(kWgThreads, 1)
 }
 
 // Whether the current device runs wgmma_gemm_kernel (an sm_90 device and a binary with sm_90a code),
-// probed once per device; also gives the device's multiprocessor count.
+// probed once per device; also gives the device's multiprocessor count. The probe is a template only so
+// that, like every kernel here, it may be defined in each translation unit that includes this header.
+template <int = 0>
 __global__ void wgmma_probe_kernel(int* out) {
 #if defined(UNIGEN_HAVE_WGMMA)
   *out = 1;
@@ -285,7 +287,7 @@ inline WgmmaSupport wgmma_support() {
     check_cuda(cudaDeviceGetAttribute(&w.sm_count, cudaDevAttrMultiProcessorCount, dev), "cuda gemm (wgmma probe)");
     if (major == 9) {
       DeviceBuffer<int> flag(1);
-      wgmma_probe_kernel<<<1, 1>>>(flag.data());
+      wgmma_probe_kernel<><<<1, 1>>>(flag.data());
       // A binary without code for this device fails the launch: then the answer is no.
       w.available = cudaGetLastError() == cudaSuccess && flag.download()[0] == 1;
     }
