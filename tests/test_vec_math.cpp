@@ -92,6 +92,13 @@ TEST_CASE("row reductions match plain loops for every length and type", "[vec_ma
     INFO("n = " << n);
     CHECK(unigen::cpu::row_max(a.data(), n) == float(mx));
     CHECK(unigen::cpu::row_max(ad.data(), n) == mx);
+    // The max found in every lane of the vector loop and in the tail.
+    std::vector<float> spike(size_t(n), -1.f);
+    for (int64_t pos = 0; pos < n; ++pos) {
+      spike[size_t(pos)] = 7.f;
+      if (unigen::cpu::row_max(spike.data(), n) != 7.f) FAIL("max at position " << pos << " of " << n << " missed");
+      spike[size_t(pos)] = -1.f;
+    }
     CHECK(unigen::cpu::row_sum(a.data(), n) == Approx(sum).margin(1e-4));
     CHECK(unigen::cpu::row_dot(a.data(), b.data(), n) == Approx(dot).margin(1e-4));
     double sq = 0;

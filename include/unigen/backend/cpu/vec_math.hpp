@@ -61,15 +61,6 @@ inline float exp_scalar(float x) {
 constexpr __mmask16 all16 = 0xFFFF;
 inline __m512 max16(__m512 a, __m512 b) { return _mm512_maskz_max_ps(all16, a, b); }
 inline __m512 min16(__m512 a, __m512 b) { return _mm512_maskz_min_ps(all16, a, b); }
-// Horizontal max of 16 lanes.
-inline float hmax16(__m512 v) {
-  alignas(64) float t[16];
-  _mm512_store_ps(t, v);
-  float m = t[0];
-  for (float e : t) m = std::max(m, e);
-  return m;
-}
-
 // exp of 16 floats (same method as exp_scalar; scalef does the 2^n scaling, subnormals and overflow included).
 inline __m512 exp16(__m512 x) {
   using namespace expf_c;
@@ -121,20 +112,25 @@ inline __m512 vexp(__m512 x) { return exp16(x); }
 inline __m256 vexp(__m256 x) { return exp8(x); }
 #endif
 
-// The sum of the lanes of a vector register, added as a tree.
+// The sum (hsum) and the max (hmax) of the lanes of a vector register, taken as a tree.
 #if defined(__AVX2__)
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
+inline float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
 #endif
 #if defined(__AVX512F__)
-inline float hsum(__m512 v) {  // the halves by zero-masked extracts: see all16
-  const __m512d d = _mm512_castps_pd(v);
-  return hsum(_mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, d, 0)),
-                            _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, d, 1))));
-}
+// The halves by zero-masked extracts: see all16.
+inline __m256 lo_half(__m512 v) { return _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 0)); }
+inline __m256 hi_half(__m512 v) { return _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 1)); }
+inline float hsum(__m512 v) { return hsum(_mm256_add_ps(lo_half(v), hi_half(v))); }
+inline float hmax(__m512 v) { return hmax(_mm256_max_ps(lo_half(v), hi_half(v))); }
 #endif
 
 // Φ(x), the standard normal CDF, as 0.5·erfc(−x/√2) with Numerical Recipes' erfc (relative error about
@@ -247,7 +243,8 @@ void select_row(const bool* keep, T* row, int64_t n, T fill) {
     if (!keep[j]) row[j] = fill;
 }
 
-// max over x: [n] in compute type (-inf for n = 0; NaNs are skipped).
+// max over x: [n] in compute type (-inf for n = 0). With a NaN in x the result may or may not be NaN
+// (it depends on the NaN's position); the ops that use it give NaN for that row either way.
 template <class T>
 acc_t<T> row_max(const T* x, int64_t n) {
   using A = acc_t<T>;
@@ -257,13 +254,11 @@ acc_t<T> row_max(const T* x, int64_t n) {
 #if defined(__AVX512F__)
     __m512 v = _mm512_set1_ps(m);
     for (; j + 16 <= n; j += 16) v = max16(v, _mm512_loadu_ps(x + j));
-    m = hmax16(v);
+    m = hmax(v);
 #elif defined(__AVX2__)
     __m256 v = _mm256_set1_ps(m);
     for (; j + 8 <= n; j += 8) v = _mm256_max_ps(v, _mm256_loadu_ps(x + j));
-    alignas(32) float t[8];
-    _mm256_store_ps(t, v);
-    for (float e : t) m = std::max(m, e);
+    m = hmax(v);
 #endif
   }
   for (; j < n; ++j) m = std::max(m, A(x[j]));
