@@ -131,27 +131,30 @@ __device__ __forceinline__ void load_vec(const T* p, float (&v)[kVec<T>]) {
   }
 }
 
+// Two floats rounded to T (bf16 or fp16) and packed in 32 bits, a in the low half: two adjacent elements as
+// memory holds them, and a register of an mma fragment.
+template <class T>
+__device__ __forceinline__ uint32_t pack2(float a, float b) {
+  uint32_t r;
+  if constexpr (std::is_same_v<T, bf16_t>) {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+    memcpy(&r, &h, 4);
+  } else {
+    const __half2 h = __floats2half2_rn(a, b);
+    memcpy(&r, &h, 4);
+  }
+  return r;
+}
+
 // v: kVec<T> floats -> p (16-byte aligned), rounded to T two at a time (one 128-bit store).
 template <class T>
 __device__ __forceinline__ void store_vec(T* p, const float (&v)[kVec<T>]) {
-  uint4 u;
-  if constexpr (std::is_same_v<T, float>) {
-    u = make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
-  } else {
-    uint32_t e[4];
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      if constexpr (std::is_same_v<T, bf16_t>) {
-        const __nv_bfloat162 h = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
-        memcpy(&e[k], &h, 4);
-      } else {
-        const __half2 h = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
-        memcpy(&e[k], &h, 4);
-      }
-    }
-    u = make_uint4(e[0], e[1], e[2], e[3]);
-  }
-  *reinterpret_cast<uint4*>(p) = u;
+  if constexpr (std::is_same_v<T, float>)
+    *reinterpret_cast<uint4*>(p) =
+        make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
+  else
+    *reinterpret_cast<uint4*>(p) =
+        make_uint4(pack2<T>(v[0], v[1]), pack2<T>(v[2], v[3]), pack2<T>(v[4], v[5]), pack2<T>(v[6], v[7]));
 }
 
 // Whether rows at p with row stride ld (elements of T) start on 16-byte boundaries; nullptr passes.

@@ -45,9 +45,7 @@ __device__ __forceinline__ void gemm_store2(const GemmParams<T>& p, T* C, int m,
   if constexpr (sizeof(T) == 2) {
     if (m < p.M && n + 1 < p.N && p.ldc % 2 == 0 && reinterpret_cast<uintptr_t>(C) % 4 == 0) {
       T* c = C + int64_t(m) * p.ldc + n;
-      const float v0 = gemm_out(p, c, n, a0), v1 = gemm_out(p, c + 1, n + 1, a1);
-      if constexpr (std::is_same_v<T, bf16_t>) *reinterpret_cast<__nv_bfloat162*>(c) = __floats2bfloat162_rn(v0, v1);
-      else *reinterpret_cast<__half2*>(c) = __floats2half2_rn(v0, v1);
+      *reinterpret_cast<uint32_t*>(c) = pack2<T>(gemm_out(p, c, n, a0), gemm_out(p, c + 1, n + 1, a1));
       return;
     }
   }
@@ -114,20 +112,6 @@ __device__ __forceinline__ void cp_async_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 #endif
-}
-
-// Two floats rounded to a packed pair of 16-bit values (a in the low half), as mma's A fragments hold them.
-template <class T>
-__device__ __forceinline__ uint32_t pack2(float a, float b) {
-  uint32_t r;
-  if constexpr (std::is_same_v<T, bf16_t>) {
-    const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
-    memcpy(&r, &h, 4);
-  } else {
-    const __half2 h = __floats2half2_rn(a, b);
-    memcpy(&r, &h, 4);
-  }
-  return r;
 }
 
 }  // namespace unigen::cuda::kernels
