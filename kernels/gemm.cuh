@@ -345,10 +345,10 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
                   gelu ? 1 : 0, a_aligned ? 1 : 0, b_aligned ? 1 : 0};
   if constexpr (!std::is_same_v<T, float>) {
     if (kern == GemmKernel::wgmma) {  // persistent: one launch covers every tile of every batch slice
-      if (!ta && !tb) launch_wgmma_gemm<T, false, false>(p, batch, wgmma_support().sm_count, stream);
-      else if (!ta && tb) launch_wgmma_gemm<T, false, true>(p, batch, wgmma_support().sm_count, stream);
-      else if (ta && !tb) launch_wgmma_gemm<T, true, false>(p, batch, wgmma_support().sm_count, stream);
-      else launch_wgmma_gemm<T, true, true>(p, batch, wgmma_support().sm_count, stream);
+      if (!ta && !tb) launch_wgmma_gemm<T, false, false>(p, batch, stream);
+      else if (!ta && tb) launch_wgmma_gemm<T, false, true>(p, batch, stream);
+      else if (ta && !tb) launch_wgmma_gemm<T, true, false>(p, batch, stream);
+      else launch_wgmma_gemm<T, true, true>(p, batch, stream);
       check_launch(op);
       return;
     }

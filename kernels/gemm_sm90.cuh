@@ -332,7 +332,7 @@ CUtensorMap make_operand_map(const T* base, int64_t rows, int64_t cols, int64_t 
 // Launches the persistent wgmma kernel for `batch` slices (the operands' rows 16-byte aligned): one block
 // per multiprocessor, or one per tile when there are fewer tiles.
 template <class T, bool TA, bool TB>
-void launch_wgmma_gemm(const GemmParams<T>& p, int64_t batch, int sm_count, cudaStream_t stream) {
+void launch_wgmma_gemm(const GemmParams<T>& p, int64_t batch, cudaStream_t stream) {
   // A K-major operand is one box of all its tile's rows; an MN-major one is read 64 columns at a time.
   const CUtensorMap ma = TA ? make_operand_map(p.A, p.K, p.M, p.lda, p.sA, batch, kWgBK)
                             : make_operand_map(p.A, p.M, p.K, p.lda, p.sA, batch, kWgBM);
@@ -342,7 +342,8 @@ void launch_wgmma_gemm(const GemmParams<T>& p, int64_t batch, int sm_count, cuda
   check_cuda(cudaFuncSetAttribute(wgmma_gemm_kernel<T, TA, TB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   kWgSmemBytes),
              "cuda gemm (wgmma)");
-  wgmma_gemm_kernel<T, TA, TB><<<unsigned(std::min<int64_t>(tiles, sm_count)), kWgThreads, kWgSmemBytes, stream>>>(
+  const int64_t blocks = std::min<int64_t>(tiles, wgmma_support().sm_count);
+  wgmma_gemm_kernel<T, TA, TB><<<unsigned(blocks), kWgThreads, kWgSmemBytes, stream>>>(
       ma, mb, p, batch);
 }
 
