@@ -234,6 +234,30 @@ TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats wi
   CHECK_THROWS_WITH(dropout(x, 1.0), Catch::Contains("dropout"));
 }
 
+// Large outputs are written with non-temporal stores (cpu::stream_min_bytes); lowering the threshold to
+// zero sends small tensors that way too, with rows that start off the vector alignment (D = 37).
+TEST_CASE("layer_norm writes the same values with non-temporal stores, forward and backward", "[ops]") {
+  Generator gen(11);
+  for (int64_t D : {37, 64}) {
+    auto x = Tensor<float>::randn({300, D}, gen), w = Tensor<float>::randn({D}, gen), b = Tensor<float>::randn({D}, gen);
+    auto g = Tensor<float>::randn({300, D}, gen);
+    auto run = [&](int64_t min_bytes) {
+      const int64_t saved = cpu::stream_min_bytes;
+      cpu::stream_min_bytes = min_bytes;
+      auto xc = x.clone().set_requires_grad(), wc = w.clone().set_requires_grad(), bc = b.clone().set_requires_grad();
+      auto y = layer_norm(xc, wc, bc);
+      y.backward(g);
+      cpu::stream_min_bytes = saved;
+      return std::vector{y.to_vector(), xc.grad().to_vector(), wc.grad().to_vector(), bc.grad().to_vector()};
+    };
+    const auto plain = run(std::numeric_limits<int64_t>::max()), streamed = run(0);
+    for (size_t k = 0; k < plain.size(); ++k) {
+      INFO("D = " << D << ", output " << k << " (y, gx, gw, gb)");
+      REQUIRE(streamed[k] == plain[k]);
+    }
+  }
+}
+
 TEST_CASE("forward values of softmax, layer_norm, cross_entropy, attention", "[ops]") {
   auto x = Tensor<double>::from_vector(std::vector<double>{1, 2, 3, 1, 1, 1}, {2, 3});
   auto s = softmax(x);

@@ -140,8 +140,9 @@ TEST_CASE("vectorised GELU and its derivative match the erf form", "[vec_math]")
   const auto len = x.size();
   y.resize(len), dy.resize(len), ones.assign(len, 1.0f);
   const int64_t n = int64_t(len);
-  unigen::cpu::map_row(x.data(), y.data(), n, [](auto v) { return unigen::cpu::gelu_v(v); });
-  unigen::cpu::map_row(x.data(), ones.data(), dy.data(), n, [](auto v, auto g) { return g * unigen::cpu::gelu_grad_v(v); });
+  unigen::cpu::map_row(y.data(), n, false, [](auto v) { return unigen::cpu::gelu_v(v); }, x.data());
+  unigen::cpu::map_row(dy.data(), n, false, [](auto v, auto g) { return g * unigen::cpu::gelu_grad_v(v); }, x.data(),
+                       ones.data());
   for (size_t i = 0; i < len; ++i) {
     const double v = x[i], cdf = 0.5 * std::erfc(-v * M_SQRT1_2);
     const double ref = v * cdf, dref = cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
@@ -169,4 +170,28 @@ TEST_CASE("float gelu (vectorised) equals the double erf form, forward and backw
     REQUIRE(a[i] == Approx(b[i]).epsilon(1e-5).margin(1e-6));
     REQUIRE(ga[i] == Approx(gb[i]).epsilon(1e-5).margin(1e-5));
   }
+}
+
+// Streamed rows (non-temporal stores after a scalar head up to the vector alignment) hold exactly what
+// plain stores write, for every length and start offset, and nothing outside the row is touched.
+TEST_CASE("map_row with non-temporal stores writes what plain stores write", "[vec_math]") {
+  constexpr int64_t pad = 32;
+  std::vector<float> a(300), b(300), c(300);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.37f - 20.0f, b[i] = 1.0f + float(i % 7), c[i] = -float(i % 5);
+  const auto f = [](auto u, auto v, auto w) { return (u - 0.5f) * 1.25f * v + w; };
+  for (int64_t off = 0; off < 17; ++off)
+    for (int64_t n : {0, 1, 7, 15, 16, 17, 33, 64, 100, 257}) {
+      std::vector<float> plain(size_t(n + 2 * pad), std::nanf("")), streamed = plain;
+      float* yp = plain.data() + pad + off;  // off covers every float position within 64 bytes
+      float* ys = streamed.data() + pad + off;
+      unigen::cpu::map_row(yp, n, false, f, a.data(), b.data(), c.data());
+      unigen::cpu::map_row(ys, n, true, f, a.data(), b.data(), c.data());
+      unigen::cpu::stream_fence();
+      INFO("n = " << n << ", offset = " << off);
+      for (size_t i = 0; i < plain.size(); ++i) {
+        const bool inside = streamed.data() + i >= ys && streamed.data() + i < ys + n;
+        if (!inside) REQUIRE(std::isnan(streamed[i]));
+        else REQUIRE(std::memcmp(&streamed[i], &plain[i], sizeof(float)) == 0);
+      }
+    }
 }

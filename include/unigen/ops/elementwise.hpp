@@ -133,12 +133,13 @@ inline Tensor<float> gelu_f32(const Tensor<float>& a) {
     for (int64_t i = 0; i < n; i += C) f(i, std::min(C, n - i));
   };
   chunks(x.numel(), [&](int64_t i, int64_t len) {
-    cpu::map_row(x.data() + i, y.data() + i, len, [](auto v) { return cpu::gelu_v(v); });
+    cpu::map_row(y.data() + i, len, false, [](auto v) { return cpu::gelu_v(v); }, x.data() + i);
   });
   autograd::record("gelu", y, [a, x, chunks](const Tensor<float>& g) {
     Tensor<float> gc = g.contiguous(), gx = Tensor<float>::empty(x.shape());
     chunks(x.numel(), [&](int64_t i, int64_t len) {
-      cpu::map_row(x.data() + i, gc.data() + i, gx.data() + i, len, [](auto v, auto gv) { return gv * cpu::gelu_grad_v(v); });
+      cpu::map_row(gx.data() + i, len, false, [](auto v, auto gv) { return gv * cpu::gelu_grad_v(v); }, x.data() + i,
+                   gc.data() + i);
     });
     autograd::accumulate(a, std::move(gx));
   }, a);
