@@ -234,28 +234,37 @@ TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats wi
   CHECK_THROWS_WITH(dropout(x, 1.0), Catch::Contains("dropout"));
 }
 
-// Large outputs are written with non-temporal stores (cpu::stream_min_bytes); lowering the threshold to
-// zero sends small tensors that way too, with rows that start off the vector alignment (D = 37).
-TEST_CASE("layer_norm writes the same values with non-temporal stores, forward and backward", "[ops]") {
+// Large outputs are written with non-temporal stores (cpu::stream_min_bytes): layer_norm forward and
+// backward, the backward of softmax and log_softmax. Lowering the threshold to zero sends small
+// tensors that way too, with rows that start off the vector alignment (D = 37).
+TEST_CASE("layer_norm, softmax and log_softmax give the same values with non-temporal stores", "[ops]") {
   Generator gen(11);
-  for (int64_t D : {37, 64}) {
-    auto x = Tensor<float>::randn({300, D}, gen), w = Tensor<float>::randn({D}, gen), b = Tensor<float>::randn({D}, gen);
-    auto g = Tensor<float>::randn({300, D}, gen);
-    auto run = [&](int64_t min_bytes) {
-      const int64_t saved = cpu::stream_min_bytes;
-      cpu::stream_min_bytes = min_bytes;
-      auto xc = x.clone().set_requires_grad(), wc = w.clone().set_requires_grad(), bc = b.clone().set_requires_grad();
-      auto y = layer_norm(xc, wc, bc);
-      y.backward(g);
-      cpu::stream_min_bytes = saved;
-      return std::vector{y.to_vector(), xc.grad().to_vector(), wc.grad().to_vector(), bc.grad().to_vector()};
-    };
-    const auto plain = run(std::numeric_limits<int64_t>::max()), streamed = run(0);
-    for (size_t k = 0; k < plain.size(); ++k) {
-      INFO("D = " << D << ", output " << k << " (y, gx, gw, gb)");
-      REQUIRE(streamed[k] == plain[k]);
+  for (int op = 0; op < 3; ++op)
+    for (int64_t D : {37, 64}) {
+      auto x = Tensor<float>::randn({300, D}, gen), w = Tensor<float>::randn({D}, gen);
+      auto b = Tensor<float>::randn({D}, gen), g = Tensor<float>::randn({300, D}, gen);
+      // y, gx (and gw, gb) as doubles, computed in T with the given threshold
+      auto run = [&]<class T>(T, int64_t min_bytes) {
+        const int64_t saved = cpu::stream_min_bytes;
+        cpu::stream_min_bytes = min_bytes;
+        auto xc = x.to<T>().detach().set_requires_grad(), wc = w.to<T>().detach().set_requires_grad();
+        auto bc = b.to<T>().detach().set_requires_grad();
+        auto y = op == 0 ? layer_norm(xc, wc, bc) : op == 1 ? softmax(xc) : log_softmax(xc);
+        y.backward(g.to<T>());
+        cpu::stream_min_bytes = saved;
+        std::vector out{y.template to<double>().to_vector(), xc.grad().template to<double>().to_vector()};
+        if (op == 0)
+          out.push_back(wc.grad().template to<double>().to_vector()), out.push_back(bc.grad().template to<double>().to_vector());
+        return out;
+      };
+      const int64_t never = std::numeric_limits<int64_t>::max();
+      const auto plain = run(0.0f, never), streamed = run(0.0f, 0), exact = run(0.0, never);
+      for (size_t k = 0; k < plain.size(); ++k) {
+        INFO("op " << op << " (layer_norm, softmax, log_softmax), D = " << D << ", output " << k << " (y, gx, gw, gb)");
+        REQUIRE(streamed[k] == plain[k]);
+        for (size_t i = 0; i < plain[k].size(); ++i) REQUIRE(plain[k][i] == Approx(exact[k][i]).epsilon(1e-4).margin(1e-4));
+      }
     }
-  }
 }
 
 TEST_CASE("forward values of softmax, layer_norm, cross_entropy, attention", "[ops]") {

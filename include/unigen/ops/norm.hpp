@@ -70,13 +70,9 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = {}, const Ten
     const T *wp = w.data(), *bp = b.data();
     A* st = stats->data();
     const bool stream = cpu::streams(rows * n * int64_t(sizeof(T)));
-#pragma omp parallel if (rows * n > (1 << 15))
-    {
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; ++r)
-        std::tie(st[2 * r], st[2 * r + 1]) = detail::layer_norm_row(in + r * n, out + r * n, wp, bp, n, eps, stream);
-      if (stream) cpu::stream_fence();
-    }
+    detail::for_each_row(rows, n, stream, [&](int64_t r) {
+      std::tie(st[2 * r], st[2 * r + 1]) = detail::layer_norm_row(in + r * n, out + r * n, wp, bp, n, eps, stream);
+    });
   }, x);
   autograd::record("layer_norm", y, [x, weight, bias, w, stats, D, rows](const Tensor<T>& g) {
     // each thread sums its rows' gw, gb contributions privately; the totals are added up at the end

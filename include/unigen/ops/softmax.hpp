@@ -26,9 +26,22 @@ Tensor<T> along_last(const char* op, int64_t dim, F f, const Tensor<T>& x, const
   return out.transpose(dim, -1);
 }
 
+// Runs f(r) for every row r < rows (of n elements), on OpenMP threads when there is enough work.
+// stream: f writes its rows with non-temporal stores (cpu::map_row), so each thread fences at the end.
+template <class F>
+void for_each_row(int64_t rows, int64_t n, bool stream, F f) {
+#pragma omp parallel if (rows * n > (1 << 15))
+  {
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) f(r);
+    if (stream) cpu::stream_fence();
+  }
+}
+
 // One row of softmax (log = false) or log_softmax (log = true), x, y: [n]: a pass for the max, one
 // for exp and its sum, one to scale (or shift). A row that is entirely -inf (fully masked attention)
-// gives zeros rather than NaN.
+// gives zeros rather than NaN. Plain stores: streaming y past the caches (as the backward does) made
+// softmax forward at 32768×1024 0.74–0.84× as fast, its exps going to a scratch row first.
 template <class T>
 void softmax_row(const T* x, T* y, int64_t n, bool log) {
   using A = acc_t<T>;
@@ -51,31 +64,35 @@ void softmax_row(const T* x, T* y, int64_t n, bool log) {
 }
 
 // Backward of one row, y (the forward's output), g, gx: [n]. softmax: gx = y·(g − Σ g·y);
-// log_softmax: gx = g − exp(y)·Σ g.
+// log_softmax: gx = g − exp(y)·Σ g. stream: float rows are written with non-temporal stores.
 template <class T>
-void softmax_backward_row(const T* y, const T* g, T* gx, int64_t n, bool log) {
+void softmax_backward_row(const T* y, const T* g, T* gx, int64_t n, bool log, bool stream) {
   using A = acc_t<T>;
-  if (log) {
-    constexpr bool keep = std::is_same_v<T, A>;  // as in softmax_row
-    const A s = cpu::row_sum(g, n);
-    if (keep) cpu::row_exp_sum(y, gx, n, A(0));
-    for (int64_t j = 0; j < n; ++j) gx[j] = T(A(g[j]) - (keep ? A(gx[j]) : cpu::exp_acc(A(y[j]))) * s);
+  if constexpr (std::is_same_v<T, float>) {
+    if (log) {
+      const float s = cpu::row_sum(g, n);
+      cpu::map_row(gx, n, stream, [s](auto gv, auto yv) { return gv - cpu::vexp(yv) * s; }, g, y);
+    } else {
+      const float s = cpu::row_dot(g, y, n);
+      cpu::map_row(gx, n, stream, [s](auto yv, auto gv) { return yv * (gv - s); }, y, g);
+    }
   } else {
-    const A s = cpu::row_dot(g, y, n);
-    for (int64_t j = 0; j < n; ++j) gx[j] = T(A(y[j]) * (A(g[j]) - s));
+    const A s = log ? cpu::row_sum(g, n) : cpu::row_dot(g, y, n);
+    for (int64_t j = 0; j < n; ++j)
+      gx[j] = T(log ? A(g[j]) - cpu::exp_acc(A(y[j])) * s : A(y[j]) * (A(g[j]) - s));
   }
 }
 
 template <Floating T>
 Tensor<T> softmax_impl(const char* op, const Tensor<T>& x, int64_t dim, bool log) {
   Tensor<T> y = along_last(op, dim, [log](int64_t rows, int64_t n, T* out, const T* in) {
-#pragma omp parallel for if (rows * n > (1 << 15)) schedule(static)
-    for (int64_t r = 0; r < rows; ++r) softmax_row(in + r * n, out + r * n, n, log);
+    for_each_row(rows, n, false, [&](int64_t r) { softmax_row(in + r * n, out + r * n, n, log); });
   }, x);
   autograd::record(op, y, [x, dim, log, op, y0 = y.detach()](const Tensor<T>& g) {
     autograd::accumulate(x, along_last(op, dim, [log](int64_t rows, int64_t n, T* gx, const T* yv, const T* gv) {
-#pragma omp parallel for if (rows * n > (1 << 15)) schedule(static)
-      for (int64_t r = 0; r < rows; ++r) softmax_backward_row(yv + r * n, gv + r * n, gx + r * n, n, log);
+      const bool stream = cpu::streams(rows * n * int64_t(sizeof(T)));
+      for_each_row(rows, n, stream,
+                   [&](int64_t r) { softmax_backward_row(yv + r * n, gv + r * n, gx + r * n, n, log, stream); });
     }, y0, g));
   }, x);
   return y;
