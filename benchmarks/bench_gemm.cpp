@@ -1,6 +1,6 @@
 // Single-precision GEMM, row-major C = A·B, unigen against the peers compiled in (Eigen, OpenBLAS, oneDNN).
 // Benchmarks are named gemm/<lib>/<M>/<N>/<K>/<threads> and report GFLOPS (2·M·N·K over the wall time
-// of the fastest call).
+// of the fastest call). peak/fma/<threads> measures the multiply-add peak they are bounded by.
 // OpenBLAS reads OPENBLAS_CORETYPE when the library loads, before main: when it is unset (and the CPU has
 // AVX-512) the program sets it to SkylakeX and re-executes itself, so OpenBLAS runs its best kernel here.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -9,6 +9,9 @@
 #endif
 #include <benchmark/benchmark.h>
 #include <omp.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <unistd.h>
 
 #include <algorithm>
@@ -136,6 +139,53 @@ void bench(benchmark::State& st, Lib lib, int64_t M, int64_t N, int64_t K, int t
   st.counters["GFLOPS"] = 2.0 * double(M) * double(N) * double(K) / best * 1e-9;
 }
 
+// The multiply-add peak of one core: independent chains of FMAs on registers only (16 of 512 bits, or
+// 12 of 256 bits with AVX2: enough to cover the FMA latency), iters steps; returns lanes of their sum so
+// that the loop is kept. Flops per step: 2 · chains · lanes.
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) float fma_chains_avx512(int64_t iters) {
+  __m512 acc[16];
+  const __m512 m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(0.001f);
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(float(i));
+  for (int64_t it = 0; it < iters; ++it)
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+  for (int i = 1; i < 16; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
+  float v[16];
+  _mm512_storeu_ps(v, acc[0]);
+  return v[0] + v[15];
+}
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iters) {
+  __m256 acc[12];
+  const __m256 m = _mm256_set1_ps(0.999f), a = _mm256_set1_ps(0.001f);
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(float(i));
+  for (int64_t it = 0; it < iters; ++it)
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+  for (int i = 1; i < 12; ++i) acc[0] = _mm256_add_ps(acc[0], acc[i]);
+  float v[8];
+  _mm256_storeu_ps(v, acc[0]);
+  return v[0] + v[7];
+}
+
+// peak/fma/<threads>: the chains above (at the width of unigen's kernel) on every thread, GFLOPS from the
+// fastest call, like the GEMMs.
+void bench_peak(benchmark::State& st, bool avx512, int threads) {
+  const int64_t iters = int64_t(1) << 20;
+  const double flops = double(threads) * double(iters) * (avx512 ? 2.0 * 16 * 16 : 2.0 * 12 * 8);
+  std::vector<double> seconds;
+  float sink = 0;
+  for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    sink += avx512 ? fma_chains_avx512(iters) : fma_chains_avx2(iters);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  benchmark::DoNotOptimize(sink);
+  st.counters["GFLOPS"] = flops / *std::min_element(seconds.begin(), seconds.end()) * 1e-9;
+}
+#endif
+
 // Every library computes one odd-sized product; all must agree with unigen (guards the peers' calls).
 void cross_check() {
   const int64_t M = 67, N = 45, K = 33;
@@ -176,6 +226,14 @@ int main(int argc, char** argv) {
                            {512, 1536}, {512, 512}, {512, 2048}, {2048, 512}};
   for (const auto& x : kn) shapes.emplace_back(2592, x[1], x[0]);
 
+#if defined(__x86_64__)
+  const auto isa = unigen::cpu::best_isa();
+  if (isa != unigen::cpu::Isa::generic)
+    for (int threads : {1, 2})
+      benchmark::RegisterBenchmark(("peak/fma/" + std::to_string(threads)).c_str(), bench_peak,
+                                   isa == unigen::cpu::Isa::avx512, threads)
+          ->Unit(benchmark::kMillisecond);
+#endif
   // The peers of one shape and thread count run back to back, so a change in machine load touches all alike.
   for (const auto& [M, N, K] : shapes)
     for (int threads : {1, 2})
