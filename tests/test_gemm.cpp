@@ -212,6 +212,7 @@ TEST_CASE("sgemm: thread counts and calls from inside a parallel region", "[gemm
     omp_set_num_threads(threads);
     check_gemm(false, false, 300, 200, 150, 1.0f, 0.0f, 0, true, rng);
     check_gemm(true, true, 5, 700, 64, 1.0f, 0.0f, 0, true, rng);
+    check_gemm(true, false, 301, 40, 150, 1.0f, 0.0f, 0, true, rng);  // transposed A: the threads split M
   }
   omp_set_num_threads(omp_get_num_procs());
   // Every thread of an outer region runs its own product: each must run serially and be right.
