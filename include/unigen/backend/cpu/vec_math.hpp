@@ -2,10 +2,9 @@
 // Vectorised float math for the CPU kernels: exp (and from it GELU) with AVX-512, AVX2 and scalar
 // paths, picked at compile time by the target flags (the project builds with -march=native), and the
 // row maps (map_row, which can stream large outputs past the caches) and row reductions that softmax,
-// layer_norm, cross-entropy, GELU and attention share. Every path evaluates the
-// same polynomial with the same fused multiply-adds, so a vector lane and the scalar tail give
-// bit-identical results. Other element types (double, bf16, f16) take plain scalar loops in their
-// compute type.
+// layer_norm, cross-entropy, GELU and attention share. Every path evaluates the same polynomial with
+// the same fused multiply-adds, so a vector lane and the scalar tail give bit-identical results.
+// Other element types (double, bf16, f16) take plain scalar loops in their compute type.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
