@@ -177,7 +177,8 @@ TEST_CASE("float gelu (vectorised) equals the double erf form, forward and backw
 TEST_CASE("map_row with non-temporal stores writes what plain stores write", "[vec_math]") {
   constexpr int64_t pad = 32;
   std::vector<float> a(300), b(300), c(300);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.37f - 20.0f, b[i] = 1.0f + float(i % 7), c[i] = -float(i % 5);
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = float(i) * 0.37f - 20.0f, b[i] = 1.0f + float(i % 7), c[i] = -float(i % 5);
   const auto f = [](auto u, auto v, auto w) { return (u - 0.5f) * 1.25f * v + w; };
   for (int64_t off = 0; off < 17; ++off)
     for (int64_t n : {0, 1, 7, 15, 16, 17, 33, 64, 100, 257}) {
