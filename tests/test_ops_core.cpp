@@ -204,6 +204,34 @@ TEST_CASE("reductions equal a plain loop over dense, transposed and sliced input
   }
 }
 
+// A sum over dense blocks (the innermost dims) folds them vectorised, a large block in chunks on
+// several threads: within float rounding of a double loop, and the same bits on 1 and 2 threads.
+TEST_CASE("sums over dense blocks match a double loop on any thread count", "[reduce]") {
+  Generator g(12);
+  auto x = Tensor<float>::randn({3, 70000}, g);  // 210000 elements: several 64 Ki chunks and a tail
+  auto ref = [&](int64_t r0, int64_t r1) {
+    double t = 0;
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t j = 0; j < x.size(1); ++j) t += x.at({r, j});
+    return t;
+  };
+  std::vector<std::vector<float>> runs;
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    auto all = sum(x), rows = sum(x, {1}), mid = sum(x.reshape({3, 7, 10000}), {1, 2});
+    const double tol = 1e-5 * std::sqrt(double(x.numel()));
+    REQUIRE(all.item() == Approx(ref(0, 3)).margin(tol));
+    REQUIRE(mean(x).item() == Approx(ref(0, 3) / double(x.numel())).margin(1e-6));
+    for (int64_t r = 0; r < 3; ++r) {
+      REQUIRE(rows.at({r}) == Approx(ref(r, r + 1)).margin(tol));
+      REQUIRE(mid.at({r}) == Approx(ref(r, r + 1)).margin(tol));
+    }
+    runs.push_back({all.item(), rows.at({0}), rows.at({1}), rows.at({2}), mid.at({2})});
+  }
+  omp_set_num_threads(omp_get_num_procs());
+  REQUIRE(runs[0] == runs[1]);
+}
+
 TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats with its seed", "[ops]") {
   auto x = Tensor<float>::ones({100001});
   Generator g1(3), g2(3);

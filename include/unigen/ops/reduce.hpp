@@ -2,7 +2,9 @@
 // Reductions over dims (keepdim or not): sum, mean, max, min, argmax.
 #include <algorithm>
 #include <cstdlib>
+#include <cstddef>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -35,17 +37,39 @@ inline Shape reduced_shape(const Shape& s, const std::vector<bool>& red, bool ke
   return r;
 }
 
+// Σ of p[0, len) in compute type, for a dense block: cpu::row_sum over chunks of 64 Ki elements (on
+// OpenMP threads when there are several and the caller is in no parallel region, active or not: see
+// cpu::gemm_detail::max_threads), their sums added in order, so the result does not depend on the
+// thread count.
+template <class T>
+acc_t<T> sum_dense(const T* p, int64_t len) {
+  constexpr int64_t C = int64_t(1) << 16;
+  if (len <= C) return cpu::row_sum(p, len);
+  const int64_t chunks = (len + C - 1) / C;
+  std::vector<acc_t<T>> part(static_cast<size_t>(chunks));
+#ifdef _OPENMP
+#pragma omp parallel for if (omp_get_level() == 0) schedule(static)
+#endif
+  for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = cpu::row_sum(p + c * C, std::min(C, len - c * C));
+  acc_t<T> s = 0;
+  for (const auto& v : part) s += v;
+  return s;
+}
+
 // Reduces the `red` dims of a: for each output element, step(acc, x, j) folds the reduced block's
 // elements x (j counts them in row-major order) into acc, starting from init; done(acc) gives the value.
-// Two loop orders, same folds in the same order per output:
+// Loop orders:
 //  - rows: one output at a time over its reduced block (the reduced elements are the close ones, e.g.
-//    a sum over the last dim);
+//    a sum over the last dim). When the block is dense and the op gives `block` (a fold of a whole
+//    dense block, e.g. sum_dense), that folds it instead of step, vectorised;
 //  - columns: all outputs together, one reduced position j at a time (a kept dim is the innermost one in
 //    memory, e.g. a bias gradient [N, C] -> [C]): every pass reads a contiguous run of a, and the
 //    accumulators are independent, so the loop vectorises instead of walking a column at stride C.
-template <class Out, class T, class Acc, class Step, class Done>
+// Rows with step and columns make the same folds in the same order per output; a block fold may add
+// in another order (sum_dense: in vector lanes and chunks), the same on any thread count.
+template <class Out, class T, class Acc, class Step, class Done, class Block = std::nullptr_t>
 Tensor<Out> reduce(const char* op, const Tensor<T>& a, const std::vector<bool>& red, bool keepdim, Acc init, Step step,
-                   Done done) {
+                   Done done, Block block = nullptr) {
   require_cpu(op, a);
   Shape kept, kept_st, rs, rs_st;
   int64_t inner_stride = std::numeric_limits<int64_t>::max();
@@ -66,6 +90,21 @@ Tensor<Out> reduce(const char* op, const Tensor<T>& a, const std::vector<bool>& 
   cpu::strided_for_each<1>(kept, {kept_st.data()}, {a.offset()},
                            [&](const std::array<int64_t, 1>& off) { koff.push_back(off[0]); });
   [[maybe_unused]] const bool parallel = n * nr > (1 << 16);  // read only by the omp pragmas
+  if constexpr (!std::is_null_pointer_v<Block>) {
+    // dense block: the reduced dims (size-1 ones aside) are the innermost, row-major without gaps
+    bool dense = !inner_kept || nr <= 1;
+    for (int64_t i = int64_t(rs.size()) - 1, want = 1; i >= 0 && dense; --i)
+      if (rs[size_t(i)] != 1) dense = rs_st[size_t(i)] == want, want *= rs[size_t(i)];
+    if (dense && n == 1) {
+      o[0] = Out(done(block(p + koff[0], nr)));  // the block fold shares a large block among threads
+      return out;
+    }
+    if (dense) {
+#pragma omp parallel for if (parallel) schedule(static)
+      for (int64_t i = 0; i < n; ++i) o[i] = Out(done(block(p + koff[size_t(i)], nr)));
+      return out;
+    }
+  }
   if (!inner_kept || nr <= 1 || n < 16) {
 #pragma omp parallel for if (parallel) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
@@ -118,7 +157,7 @@ Tensor<T> sum(const Tensor<T>& a, const std::vector<int64_t>& dims = {}, bool ke
   auto red = detail::reduced_dims(a.shape(), dims, "sum");
   using A = acc_t<T>;
   Tensor<T> out = detail::reduce<T>("sum", a, red, keepdim, A(0), [](A& acc, A x, int64_t) { acc += x; },
-                                    [](A acc) { return acc; });
+                                    [](A acc) { return acc; }, [](const T* p, int64_t len) { return detail::sum_dense(p, len); });
   autograd::record("sum", out, [a, red](const Tensor<T>& g) {
     autograd::accumulate(a, detail::expand_reduced(g, a.shape(), red));
   }, a);
