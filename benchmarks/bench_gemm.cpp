@@ -141,28 +141,30 @@ void bench(benchmark::State& st, Lib lib, int64_t M, int64_t N, int64_t K, int t
 
 // The multiply-add peak of one core: independent chains of FMAs on registers only (16 of 512 bits, or
 // 12 of 256 bits with AVX2: enough to cover the FMA latency), iters steps; returns lanes of their sum so
-// that the loop is kept. Flops per step: 2 · chains · lanes.
+// that the loop is kept. Flops per step: 2 · chains · lanes. One function per instruction set, like the
+// GEMM micro-kernels: each needs its own target attribute.
 #if defined(__x86_64__)
+constexpr int kChains512 = 16, kChains256 = 12;
 __attribute__((target("avx512f"))) float fma_chains_avx512(int64_t iters) {
-  __m512 acc[16];
+  __m512 acc[kChains512];
   const __m512 m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(0.001f);
-  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(float(i));
+  for (int i = 0; i < kChains512; ++i) acc[i] = _mm512_set1_ps(float(i));
   for (int64_t it = 0; it < iters; ++it)
 #pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
-  for (int i = 1; i < 16; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
+    for (int i = 0; i < kChains512; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+  for (int i = 1; i < kChains512; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
   float v[16];
   _mm512_storeu_ps(v, acc[0]);
   return v[0] + v[15];
 }
 __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iters) {
-  __m256 acc[12];
+  __m256 acc[kChains256];
   const __m256 m = _mm256_set1_ps(0.999f), a = _mm256_set1_ps(0.001f);
-  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(float(i));
+  for (int i = 0; i < kChains256; ++i) acc[i] = _mm256_set1_ps(float(i));
   for (int64_t it = 0; it < iters; ++it)
 #pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
-  for (int i = 1; i < 12; ++i) acc[0] = _mm256_add_ps(acc[0], acc[i]);
+    for (int i = 0; i < kChains256; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+  for (int i = 1; i < kChains256; ++i) acc[0] = _mm256_add_ps(acc[0], acc[i]);
   float v[8];
   _mm256_storeu_ps(v, acc[0]);
   return v[0] + v[7];
@@ -172,7 +174,7 @@ __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t iters) {
 // fastest call, like the GEMMs.
 void bench_peak(benchmark::State& st, bool avx512, int threads) {
   const int64_t iters = int64_t(1) << 20;
-  const double flops = double(threads) * double(iters) * (avx512 ? 2.0 * 16 * 16 : 2.0 * 12 * 8);
+  const double flops = double(threads) * double(iters) * 2.0 * (avx512 ? kChains512 * 16 : kChains256 * 8);
   std::vector<double> seconds;
   float sink = 0;
   for (auto _ : st) {
