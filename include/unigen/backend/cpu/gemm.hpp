@@ -190,21 +190,21 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 
 // The thread grid for an M×N product on nt threads: tm row blocks × tn column blocks, tm·tn = nt.
 // Chosen to minimise the slowest thread's time per k, in cycles: its tiles (edge waste included; 16
-// multiply-adds per cycle) + packing its columns of B (~1 per float) + its rows of A: read in place
-// (prefetched, ~1/20 per float), or packed when transposed (ta: a line per k for every 16 rows, ~2 per
-// float). So the threads split N unless N is narrow: with two threads on the M = 2592 Transformer
-// shapes that measured 1-3% faster than splitting M, even at N = 256. A transposed A (the weight
-// gradients, dYᵀ·X) tips narrow products the other way: at N = 256, K = 2592 splitting M measured
-// 1.02-1.15× as fast for M = 256, 768 and 1024, and 1.06× for 2592×256×1024.
+// multiply-adds per cycle) + packing its columns of B (~1 per float) + its rows of A (~2 per float:
+// packed when transposed; read in place otherwise, where each row panel's first tile waits on rows that
+// come from L3, and a thread that owns fewer columns has fewer tiles to spread that over). So two
+// threads split M unless N is much wider than M. Measured in one process, alternating the two splits
+// (2026-11-27): splitting M was 1.06-1.11× as fast at N = 256 and 512 (M = 2592), 1.05× at 1024²,
+// 1.01-1.08× at the other M = 2592 shapes up to N = 1024, and even (0.99-1.00×) at N = 1536, 2048 and
+// 2048²; the weight gradients (transposed A, N = 256) 1.02-1.15×.
 template <class Kern>
-void thread_grid(bool ta, int64_t M, int64_t N, int nt, int& tm, int& tn) {
+void thread_grid(int64_t M, int64_t N, int nt, int& tm, int& tn) {
   const int64_t mp = (M + Kern::MR - 1) / Kern::MR, np = (N + Kern::NR - 1) / Kern::NR;
-  const double a_cost = ta ? 2.0 : 0.05;
   double best = -1;
   for (int t = 1; t <= nt; ++t) {
     if (nt % t) continue;
     const int64_t rows = (mp + t - 1) / t * Kern::MR, cols = (np + nt / t - 1) / (nt / t) * Kern::NR;
-    const double cost = double(rows) * double(cols) / 16.0 + double(cols) + a_cost * double(rows);
+    const double cost = double(rows) * double(cols) / 16.0 + double(cols) + 2.0 * double(rows);
     if (best < 0 || cost < best) best = cost, tm = t, tn = nt / t;
   }
 }
@@ -221,7 +221,7 @@ void gemm_parallel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
     return;
   }
   int tm = 1, tn = 1;
-  thread_grid<Kern>(ta, M, N, nt, tm, tn);
+  thread_grid<Kern>(M, N, nt, tm, tn);
   const int64_t mp = (M + Kern::MR - 1) / Kern::MR, np = (N + Kern::NR - 1) / Kern::NR;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
