@@ -232,6 +232,46 @@ TEST_CASE("sums over dense blocks match a double loop on any thread count", "[re
   REQUIRE(runs[0] == runs[1]);
 }
 
+// max and min fold dense blocks vectorised (in chunks on several threads when large), other layouts
+// one element at a time: every path gives the plain loop's value, and NaN where its block holds one.
+TEST_CASE("max and min over dense and strided blocks equal a plain loop and propagate NaN", "[reduce]") {
+  Generator g(13);
+  auto x = Tensor<float>::randn({3, 70000}, g);  // several 64 Ki chunks and a tail
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  x.data()[1 * 70000 + 69999] = nan;  // row 1's last element: the whole tensor's last chunk
+  auto loop = [&](int64_t r, int sign) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < x.size(1); ++j) m = std::max(m, float(sign) * x.at({r, j}));
+    return float(sign) * m;
+  };
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    INFO("threads " << threads);
+    REQUIRE(std::isnan(max(x).item()));
+    REQUIRE(std::isnan(min(x).item()));
+    const Tensor<float> xt = x.permute({1, 0}).contiguous().permute({1, 0});  // the same values, strided rows
+    for (const auto& v : {x, xt, x.reshape({3, 7, 10000})}) {
+      auto mx = v.dim() == 2 ? max(v, {1}) : max(v, {1, 2});
+      auto mn = v.dim() == 2 ? min(v, {1}) : min(v, {1, 2});
+      for (int64_t r : {0, 2}) {
+        REQUIRE(mx.at({r}) == loop(r, 1));
+        REQUIRE(mn.at({r}) == loop(r, -1));
+      }
+      REQUIRE(std::isnan(mx.at({1})));
+      REQUIRE(std::isnan(mn.at({1})));
+    }
+    auto y = x.slice(0, 0, 1);  // row 0 alone: a whole-tensor fold without NaN
+    REQUIRE(max(y).item() == loop(0, 1));
+    REQUIRE(min(y).item() == loop(0, -1));
+    // the column order (all outputs at once, a kept dim innermost)
+    auto c = Tensor<float>::randn({40, 20}, g);
+    c.data()[5 * 20 + 3] = nan;
+    auto mc = min(c, {0});
+    for (int64_t j = 0; j < 20; ++j) REQUIRE(std::isnan(mc.at({j})) == (j == 3));
+  }
+  omp_set_num_threads(omp_get_num_procs());
+}
+
 TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats with its seed", "[ops]") {
   auto x = Tensor<float>::ones({100001});
   Generator g1(3), g2(3);

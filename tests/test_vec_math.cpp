@@ -97,6 +97,11 @@ TEST_CASE("row reductions match plain loops for every length and type", "[vec_ma
     for (int64_t pos = 0; pos < n; ++pos) {
       spike[size_t(pos)] = 7.f;
       if (unigen::cpu::row_max(spike.data(), n) != 7.f) FAIL("max at position " << pos << " of " << n << " missed");
+      spike[size_t(pos)] = -7.f;  // the min, through sign = -1
+      if (-unigen::cpu::row_max(spike.data(), n, -1) != -7.f) FAIL("min at position " << pos << " of " << n << " missed");
+      spike[size_t(pos)] = std::numeric_limits<float>::quiet_NaN();
+      if (!std::isnan(unigen::cpu::row_max(spike.data(), n)) || !std::isnan(unigen::cpu::row_max(spike.data(), n, -1)))
+        FAIL("NaN at position " << pos << " of " << n << " missed");
       spike[size_t(pos)] = -1.f;
     }
     CHECK(unigen::cpu::row_sum(a.data(), n) == Approx(sum).margin(1e-4));

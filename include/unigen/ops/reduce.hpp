@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstddef>
+#include <functional>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -37,23 +38,29 @@ inline Shape reduced_shape(const Shape& s, const std::vector<bool>& red, bool ke
   return r;
 }
 
-// Σ of p[0, len) in compute type, for a dense block: cpu::row_sum over chunks of 64 Ki elements (on
-// OpenMP threads when there are several and the caller is in no parallel region, active or not: see
-// cpu::gemm_detail::max_threads), their sums added in order, so the result does not depend on the
-// thread count.
-template <class T>
-acc_t<T> sum_dense(const T* p, int64_t len) {
+// Folds a dense block p[0, len): chunk(q, count) folds each run of 64 Ki elements (on OpenMP threads
+// when there are several and the caller is in no parallel region, active or not: see
+// cpu::gemm_detail::max_threads), and combine(r, s) joins their results in order, so the result does not
+// depend on the thread count.
+template <class T, class Chunk, class Combine>
+auto fold_dense(const T* p, int64_t len, Chunk chunk, Combine combine) {
   constexpr int64_t C = int64_t(1) << 16;
-  if (len <= C) return cpu::row_sum(p, len);
+  if (len <= C) return chunk(p, len);
   const int64_t chunks = (len + C - 1) / C;
-  std::vector<acc_t<T>> part(static_cast<size_t>(chunks));
+  std::vector<decltype(chunk(p, len))> part(static_cast<size_t>(chunks));
 #ifdef _OPENMP
 #pragma omp parallel for if (omp_get_level() == 0) schedule(static)
 #endif
-  for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = cpu::row_sum(p + c * C, std::min(C, len - c * C));
-  acc_t<T> s = 0;
-  for (const auto& v : part) s += v;
-  return s;
+  for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = chunk(p + c * C, std::min(C, len - c * C));
+  auto r = part[0];
+  for (size_t c = 1; c < part.size(); ++c) r = combine(r, part[c]);
+  return r;
+}
+
+// The larger of two values of max(sign·x), NaN when either is (the fold of extremum).
+template <class A>
+A max_or_nan(A a, A b) {
+  return a != a || b != b ? std::numeric_limits<A>::quiet_NaN() : std::max(a, b);
 }
 
 // Reduces the `red` dims of a: for each output element, step(acc, x, j) folds the reduced block's
@@ -61,12 +68,12 @@ acc_t<T> sum_dense(const T* p, int64_t len) {
 // Loop orders:
 //  - rows: one output at a time over its reduced block (the reduced elements are the close ones, e.g.
 //    a sum over the last dim). When the block is dense and the op gives `block` (a fold of a whole
-//    dense block, e.g. sum_dense), that folds it instead of step, vectorised;
+//    dense block, e.g. with fold_dense), that folds it instead of step, vectorised;
 //  - columns: all outputs together, one reduced position j at a time (a kept dim is the innermost one in
 //    memory, e.g. a bias gradient [N, C] -> [C]): every pass reads a contiguous run of a, and the
 //    accumulators are independent, so the loop vectorises instead of walking a column at stride C.
 // Rows with step and columns make the same folds in the same order per output; a block fold may add
-// in another order (sum_dense: in vector lanes and chunks), the same on any thread count.
+// in another order (a sum's: in vector lanes and chunks), the same on any thread count.
 template <class Out, class T, class Acc, class Step, class Done, class Block = std::nullptr_t>
 Tensor<Out> reduce(const char* op, const Tensor<T>& a, const std::vector<bool>& red, bool keepdim, Acc init, Step step,
                    Done done, Block block = nullptr) {
@@ -157,7 +164,9 @@ Tensor<T> sum(const Tensor<T>& a, const std::vector<int64_t>& dims = {}, bool ke
   auto red = detail::reduced_dims(a.shape(), dims, "sum");
   using A = acc_t<T>;
   Tensor<T> out = detail::reduce<T>("sum", a, red, keepdim, A(0), [](A& acc, A x, int64_t) { acc += x; },
-                                    [](A acc) { return acc; }, [](const T* p, int64_t len) { return detail::sum_dense(p, len); });
+                                    [](A acc) { return acc; }, [](const T* p, int64_t len) {
+                                      return detail::fold_dense(p, len, cpu::row_sum<T>, std::plus<A>());
+                                    });
   autograd::record("sum", out, [a, red](const Tensor<T>& g) {
     autograd::accumulate(a, detail::expand_reduced(g, a.shape(), red));
   }, a);
@@ -176,15 +185,19 @@ Tensor<T> mean(const Tensor<T>& a, const std::vector<int64_t>& dims = {}, bool k
 }
 
 namespace detail {
-// max (sign = +1) or min (sign = -1) over dims; the gradient is shared equally among tied extremes.
+// max (sign = +1) or min (sign = -1) over dims, NaN where the block holds a NaN; the gradient is shared
+// equally among tied extremes.
 template <Floating T>
 Tensor<T> extremum(const char* op, const Tensor<T>& a, const std::vector<int64_t>& dims, bool keepdim, int sign) {
   auto red = reduced_dims(a.shape(), dims, op);
   for (size_t i = 0; i < red.size(); ++i) check(!red[i] || a.shape()[i] > 0, op, ": empty dim in shape ", a.shape());
   using A = acc_t<T>;
-  Tensor<T> out = reduce<T>(op, a, red, keepdim, -std::numeric_limits<A>::infinity(),
-                            [sign](A& acc, A x, int64_t) { acc = std::max(acc, A(sign) * x); },
-                            [sign](A acc) { return A(sign) * acc; });
+  Tensor<T> out = reduce<T>(
+      op, a, red, keepdim, -std::numeric_limits<A>::infinity(),
+      [sign](A& acc, A x, int64_t) { acc = max_or_nan(acc, A(sign) * x); }, [sign](A acc) { return A(sign) * acc; },
+      [sign](const T* p, int64_t len) {
+        return fold_dense(p, len, [sign](const T* q, int64_t m) { return cpu::row_max(q, m, sign); }, max_or_nan<A>);
+      });
   autograd::record(op, out, [a, red, y = out.detach(), op](const Tensor<T>& g) {
     Tensor<T> yk = expand_reduced(y, a.shape(), red);
     Tensor<T> hit = map_as<T>(op, [](auto x, auto m) { return x == m ? 1 : 0; }, a, yk);

@@ -271,26 +271,42 @@ void select_row(const bool* keep, T* row, int64_t n, T fill) {
     if (!keep[j]) row[j] = fill;
 }
 
-// max over x: [n] in compute type (-inf for n = 0). With a NaN in x the result may or may not be NaN
-// (it depends on the NaN's position); the ops that use it give NaN for that row either way.
+// The max of sign·x[j] over x: [n] in compute type, sign = +1 or -1 (−row_max(x, n, -1) is the min):
+// -inf for n = 0, NaN when x holds a NaN.
 template <class T>
-acc_t<T> row_max(const T* x, int64_t n) {
+acc_t<T> row_max(const T* x, int64_t n, int sign = 1) {
   using A = acc_t<T>;
   A m = -std::numeric_limits<A>::infinity();
+  bool nan = false;
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
 #if defined(__AVX512F__)
+    const __m512 s = _mm512_set1_ps(float(sign));
     __m512 v = _mm512_set1_ps(m);
-    for (; j + 16 <= n; j += 16) v = max16(v, _mm512_loadu_ps(x + j));
-    m = hmax(v);
+    __mmask16 bad = 0;
+    for (; j + 16 <= n; j += 16) {
+      const __m512 u = _mm512_loadu_ps(x + j);
+      v = max16(v, _mm512_mul_ps(u, s));
+      bad |= _mm512_cmp_ps_mask(u, u, _CMP_UNORD_Q);
+    }
+    m = hmax(v), nan = bad != 0;
 #elif defined(__AVX2__)
-    __m256 v = _mm256_set1_ps(m);
-    for (; j + 8 <= n; j += 8) v = _mm256_max_ps(v, _mm256_loadu_ps(x + j));
-    m = hmax(v);
+    const __m256 s = _mm256_set1_ps(float(sign));
+    __m256 v = _mm256_set1_ps(m), bad = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+      const __m256 u = _mm256_loadu_ps(x + j);
+      v = _mm256_max_ps(v, _mm256_mul_ps(u, s));
+      bad = _mm256_or_ps(bad, _mm256_cmp_ps(u, u, _CMP_UNORD_Q));
+    }
+    m = hmax(v), nan = _mm256_movemask_ps(bad) != 0;
 #endif
   }
-  for (; j < n; ++j) m = std::max(m, A(x[j]));
-  return m;
+  for (; j < n; ++j) {
+    const A u = A(x[j]);
+    nan |= u != u;
+    m = std::max(m, A(sign) * u);
+  }
+  return nan ? std::numeric_limits<A>::quiet_NaN() : m;
 }
 
 // Σ_j a[j]·b[j] over [n] (b = nullptr: Σ_j a[j]) in compute type.
