@@ -32,7 +32,7 @@ struct Copy {
   // One copy; returns seconds.
   double once() {
     auto t0 = Clock::now();
-    float *dst = y.data();
+    float* dst = y.data();
     const float* src = x.data();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) dst[i] = src[i];

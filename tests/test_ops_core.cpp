@@ -270,6 +270,24 @@ TEST_CASE("max and min over dense and strided blocks equal a plain loop and prop
     for (int64_t j = 0; j < 20; ++j) REQUIRE(std::isnan(mc.at({j})) == (j == 3));
   }
   omp_set_num_threads(omp_get_num_procs());
+  // the gradient goes to the max of each row, and is NaN over the row whose max is NaN
+  auto w = Tensor<float>::randn({3, 50}, g);
+  w.data()[50 + 7] = nan;
+  w.set_requires_grad();
+  sum(max(w, {1})).backward();
+  for (int64_t r = 0; r < 3; ++r) {
+    int64_t ones = 0;
+    for (int64_t j = 0; j < 50; ++j) {
+      const float gr = w.grad().at({r, j});
+      if (r == 1) {
+        REQUIRE(std::isnan(gr));
+      } else {
+        REQUIRE((gr == 1.0f || gr == 0.0f));
+        ones += gr == 1.0f;
+      }
+    }
+    if (r != 1) REQUIRE(ones == 1);
+  }
 }
 
 TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats with its seed", "[ops]") {

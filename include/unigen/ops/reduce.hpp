@@ -186,7 +186,7 @@ Tensor<T> mean(const Tensor<T>& a, const std::vector<int64_t>& dims = {}, bool k
 
 namespace detail {
 // max (sign = +1) or min (sign = -1) over dims, NaN where the block holds a NaN; the gradient is shared
-// equally among tied extremes.
+// equally among tied extremes (NaN over a block whose result is NaN).
 template <Floating T>
 Tensor<T> extremum(const char* op, const Tensor<T>& a, const std::vector<int64_t>& dims, bool keepdim, int sign) {
   auto red = reduced_dims(a.shape(), dims, op);
