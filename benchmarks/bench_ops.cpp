@@ -1,6 +1,7 @@
 // Fused CPU row ops and attention against the same math composed of unigen's basic ops, forward and
-// forward+backward. Names: <op>/<fused|composed>/<rows>/<cols>/<fwd|fwdbwd> and
-// attention/<fused|composed|basic>/<B>/<heads>/<T>/<dh>/<none|causal|prefix>/<fwd|fwdbwd>.
+// forward+backward, and softmax and layer_norm against oneDNN's primitives too (when built with oneDNN,
+// which has no cross-entropy or attention primitive). Names: <op>/<fused|composed|onednn>/<rows>/<cols>/
+// <fwd|fwdbwd> and attention/<fused|composed|basic>/<B>/<heads>/<T>/<dh>/<none|causal|prefix>/<fwd|fwdbwd>.
 // membw/copy measures the machine's memory bandwidth (a parallel float copy, read + write bytes). The
 // memory-bound ops run that copy between their own iterations and report x_of_bound = their median time /
 // (bytes they must move / the copies' median bandwidth): the host's load moves both alike (see timed).
@@ -15,9 +16,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "unigen/unigen.hpp"
+
+#ifdef UNIGEN_BENCH_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
 
 namespace {
 
@@ -143,6 +149,73 @@ void bm_row_op(benchmark::State& st, Op op, bool fused, int64_t rows, int64_t co
   });
 }
 
+#ifdef UNIGEN_BENCH_HAVE_DNNL
+// The peer: oneDNN's softmax or layer normalization primitive (scale and shift, ε = 1e-5) on the same
+// x [rows, cols], forward (forward_training) or forward then backward (layer normalization: the gradients
+// of x, scale and shift, as unigen computes). Buffers are allocated once, outside the timed calls. Before
+// timing, its output and the gradient of x are compared with unigen's fused op; a difference over 1e-4
+// skips the benchmark with an error.
+void bm_row_op_onednn(benchmark::State& st, Op op, int64_t rows, int64_t cols, bool bwd) {
+  using namespace dnnl;
+  using tag = memory::format_tag;
+  const auto f32 = memory::data_type::f32;
+  Generator gen(1);
+  auto x = Tensor<float>::randn({rows, cols}, gen);
+  auto w = Tensor<float>::randn({cols}, gen), b = Tensor<float>::randn({cols}, gen);
+  auto gout = Tensor<float>::randn({rows, cols}, gen);
+  auto y = Tensor<float>::empty({rows, cols}), gx = Tensor<float>::empty({rows, cols});
+  auto stats = Tensor<float>::empty({2, rows}), gwb = Tensor<float>::empty({2, cols});
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const memory::desc md({rows, cols}, f32, tag::ab), vec({cols}, f32, tag::a), stat({rows}, f32, tag::a);
+  auto mem = [&](const memory::desc& d, const float* p) { return memory(d, eng, const_cast<float*>(p)); };
+  memory src = mem(md, x.data()), dst = mem(md, y.data()), ddst = mem(md, gout.data()), dsrc = mem(md, gx.data());
+  primitive fwd, back;
+  std::unordered_map<int, memory> fargs, bargs;
+  if (op == Op::softmax) {
+    softmax_forward::primitive_desc fpd({prop_kind::forward_training, md, 1}, eng);
+    fwd = softmax_forward(fpd);
+    back = softmax_backward(softmax_backward::primitive_desc({md, md, 1}, eng, fpd));
+    fargs = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+    bargs = {{DNNL_ARG_DST, dst}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_SRC, dsrc}};
+  } else {
+    const auto flags = normalization_flags::use_scale | normalization_flags::use_shift;
+    layer_normalization_forward::primitive_desc fpd({prop_kind::forward_training, md, stat, 1e-5f, flags}, eng);
+    fwd = layer_normalization_forward(fpd);
+    back = layer_normalization_backward(
+        layer_normalization_backward::primitive_desc({prop_kind::backward, md, md, stat, 1e-5f, flags}, eng, fpd));
+    memory mean = mem(stat, stats.data()), var = mem(stat, stats.data() + rows), scale = mem(vec, w.data()),
+           shift = mem(vec, b.data());
+    fargs = {{DNNL_ARG_SRC, src},      {DNNL_ARG_DST, dst},     {DNNL_ARG_MEAN, mean},
+             {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}};
+    bargs = fargs;
+    bargs.erase(DNNL_ARG_DST);
+    bargs.insert({{DNNL_ARG_DIFF_DST, ddst},
+                  {DNNL_ARG_DIFF_SRC, dsrc},
+                  {DNNL_ARG_DIFF_SCALE, mem(vec, gwb.data())},
+                  {DNNL_ARG_DIFF_SHIFT, mem(vec, gwb.data() + cols)}});
+  }
+  auto xr = x.clone();
+  xr.set_requires_grad();
+  const Tensor<float> want = op == Op::softmax ? softmax(xr, -1) : layer_norm(xr, w, b);
+  want.backward(gout);
+  fwd.execute(strm, fargs);
+  back.execute(strm, bargs);
+  strm.wait();
+  const float diff = std::max(max(abs(y - want.detach())).item(), max(abs(gx - xr.grad())).item());
+  if (!(diff <= 1e-4f)) {
+    st.SkipWithError(("oneDNN's result differs from unigen's by " + std::to_string(diff)).c_str());
+    return;
+  }
+  const double n = 4.0 * double(rows * cols);
+  timed(st, (bwd ? 5 : 2) * n, [&] {
+    fwd.execute(strm, fargs);
+    if (bwd) back.execute(strm, bargs);
+    strm.wait();
+  });
+}
+#endif
+
 enum class Mask { none, causal, prefix };
 const char* mask_name(Mask m) { return m == Mask::none ? "none" : m == Mask::causal ? "causal" : "prefix"; }
 
@@ -199,12 +272,20 @@ int main(int argc, char** argv) {
                   RowOp{Op::cross_entropy, "cross_entropy"}})
     for (auto [rows, cols] : {std::pair<int64_t, int64_t>{32768, 1024}, {32 * 81, 256}, {32 * 81, 1024}})
       for (bool bwd : {false, true})
-        for (bool fused : {true, false}) {
-          std::string name = std::string(r.name) + "/" + (fused ? "fused" : "composed") + "/" + std::to_string(rows) +
-                             "/" + std::to_string(cols) + "/" + (bwd ? "fwdbwd" : "fwd");
-          benchmark::RegisterBenchmark(name.c_str(), bm_row_op, r.op, fused, rows, cols, bwd)
-              ->Unit(benchmark::kMillisecond)
-              ->UseManualTime();
+        for (const char* impl : {"fused", "composed", "onednn"}) {
+          const bool fused = impl[0] == 'f', peer = impl[0] == 'o';
+          std::string name = std::string(r.name) + "/" + impl + "/" + std::to_string(rows) + "/" +
+                             std::to_string(cols) + "/" + (bwd ? "fwdbwd" : "fwd");
+          if (!peer)
+            benchmark::RegisterBenchmark(name.c_str(), bm_row_op, r.op, fused, rows, cols, bwd)
+                ->Unit(benchmark::kMillisecond)
+                ->UseManualTime();
+#ifdef UNIGEN_BENCH_HAVE_DNNL
+          else if (r.op != Op::cross_entropy)  // oneDNN has no cross-entropy
+            benchmark::RegisterBenchmark(name.c_str(), bm_row_op_onednn, r.op, rows, cols, bwd)
+                ->Unit(benchmark::kMillisecond)
+                ->UseManualTime();
+#endif
         }
   for (int64_t H : {4, 8})
     for (Mask m : {Mask::none, Mask::causal, Mask::prefix})
