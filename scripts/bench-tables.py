@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Markdown tables for docs/results.md from the JSON output of the CPU benchmarks.
+
+  scripts/bench-tables.py gemm gemm.json             bench_gemm, one run (--benchmark_format=json or _out)
+  scripts/bench-tables.py ops ops1.json ops2.json    bench_ops on 1 and on 2 threads, --benchmark_repetitions=N
+  scripts/bench-tables.py step step.json             bench_step
+
+Every number in a table is read or computed from the files; nothing is typed in.
+"""
+import json
+import math
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        sys.exit(f"bench-tables: cannot read benchmark JSON {path}: {e}")
+
+
+def strip(name):
+    return name[: -len("/manual_time")] if name.endswith("/manual_time") else name
+
+
+def medians(path):
+    """name (without /manual_time) -> the median aggregate of its repetitions (or its only run)."""
+    runs = {}
+    for b in load(path)["benchmarks"]:
+        if b.get("error_occurred"):
+            sys.exit(f"bench-tables: {path}: {b['name']} failed: {b.get('error_message')}")
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = strip(b.get("run_name", b["name"]))
+        if b.get("run_type") == "aggregate" or name not in runs:
+            runs[name] = b
+    return runs
+
+
+def ms(b):
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+    return b["real_time"] * scale
+
+
+def fmt(v):
+    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+
+
+def gmean(v):
+    return math.exp(sum(map(math.log, v)) / len(v))
+
+
+def gemm(path):
+    d = load(path)
+    ctx = d["context"]
+    peak, r, shapes = {}, {}, []
+    for b in d["benchmarks"]:
+        parts = b["name"].split("/")
+        if parts[0] == "peak":
+            peak[parts[2]] = b["GFLOPS"]
+            continue
+        _, lib, M, N, K, t = parts
+        r[(M, N, K, t, lib)] = b["GFLOPS"]
+        if (M, N, K, t) not in shapes:
+            shapes.append((M, N, K, t))
+    print(f"Run {ctx['date']}; unigen kernel `{ctx.get('unigen_kernel')}`, OpenBLAS core `{ctx.get('openblas_core')}`; "
+          f"FMA peak {peak.get('1', 0):.1f} GFLOP/s on 1 thread, {peak.get('2', 0):.1f} on 2.\n")
+    print("| M×N×K | threads | unigen | oneDNN | OpenBLAS | Eigen | unigen / peak | unigen/oneDNN | unigen/OpenBLAS |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    target = lambda M, N, K: not (M == N == K and M in ("256", "512"))
+    vs_dnnl, vs_blas, of_peak = {}, {}, {}
+    for s in shapes:
+        u, o, ob, e = (r.get(s + (lib,), float("nan")) for lib in ("unigen", "onednn", "openblas", "eigen"))
+        a, b, pk = u / o, u / ob, peak[s[3]]
+        tg = target(*s[:3])
+        if tg:
+            vs_dnnl[s], vs_blas[s], of_peak[s] = a, b, u / pk
+        print(f"| {s[0]}×{s[1]}×{s[2]} | {s[3]} | {u:.1f} | {o:.1f} | {ob:.1f} | {e:.1f} | {u / pk * 100:.0f}% | "
+              f"{a:.3f}{' ✗' if tg and a < 1 else ''} | {b:.3f}{' ✗' if tg and b < 1.1 else ''} |")
+    if vs_dnnl:
+        for t in ("1", "2"):
+            sel = [s for s in vs_dnnl if s[3] == t]
+            if sel:
+                print(f"\n{t} thread(s), {len(sel)} target entries: unigen/oneDNN {min(vs_dnnl[s] for s in sel):.3f}–"
+                      f"{max(vs_dnnl[s] for s in sel):.3f} (geometric mean {gmean([vs_dnnl[s] for s in sel]):.3f}, "
+                      f"≥ 1.0 on {sum(vs_dnnl[s] >= 1 for s in sel)}); unigen/OpenBLAS "
+                      f"{min(vs_blas[s] for s in sel):.3f}–{max(vs_blas[s] for s in sel):.3f} (geometric mean "
+                      f"{gmean([vs_blas[s] for s in sel]):.3f}, ≥ 1.1 on {sum(vs_blas[s] >= 1.1 for s in sel)}); "
+                      f"unigen at {min(of_peak[s] for s in sel) * 100:.0f}–{max(of_peak[s] for s in sel) * 100:.0f}% "
+                      f"of the peak.")
+        print(f"\nAll {len(vs_dnnl)} target entries: unigen/oneDNN geometric mean {gmean(list(vs_dnnl.values())):.3f}, "
+              f"≥ 1.0 on {sum(v >= 1 for v in vs_dnnl.values())}; unigen/OpenBLAS geometric mean "
+              f"{gmean(list(vs_blas.values())):.3f}, ≥ 1.1 on {sum(v >= 1.1 for v in vs_blas.values())}.")
+
+
+def ops(path1, path2):
+    one, two = medians(path1), medians(path2)
+    print("Table 1 — row ops, median of the repetitions; ×: the peer's time over fused (above 1: fused is faster)\n")
+    print("| op | rows×cols | pass | 1 thread: fused ms | composed ms | composed/fused | oneDNN ms | oneDNN/fused "
+          "| fused x_of_bound | 2 threads: fused ms | oneDNN ms | oneDNN/fused | fused x_of_bound |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows = [n.split("/") for n in one if n.split("/")[1] == "fused" and not n.startswith("attention/")]
+    for op, _, r, c, p in rows:
+        key = lambda impl: f"{op}/{impl}/{r}/{c}/{p}"
+        f1, c1, o1 = (one.get(key(i)) for i in ("fused", "composed", "onednn"))
+        f2, o2 = two.get(key("fused")), two.get(key("onednn"))
+        cells = [op, f"{r}×{c}", p, fmt(ms(f1))]
+        cells += [fmt(ms(c1)), f"{ms(c1) / ms(f1):.1f}×"] if c1 else ["–", "–"]
+        cells += [fmt(ms(o1)), f"{ms(o1) / ms(f1):.2f}×"] if o1 else ["–", "–"]
+        cells += [f"{f1['x_of_bound']:.2f}"]
+        if f2:
+            cells += [fmt(ms(f2))]
+            cells += [fmt(ms(o2)), f"{ms(o2) / ms(f2):.2f}×"] if o2 else ["–", "–"]
+            cells += [f"{f2['x_of_bound']:.2f}"]
+        print("| " + " | ".join(cells) + " |")
+    print("\nTable 2 — attention, median of the repetitions\n")
+    print("| heads | mask | pass | 1 thread: fused ms | composed ms | basic ms | composed / fused | basic / fused "
+          "| 2 threads: fused ms | composed ms | basic ms | composed / fused | basic / fused |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in one:
+        parts = n.split("/")
+        if parts[0] != "attention" or parts[1] != "fused":
+            continue
+        _, _, B, H, T, dh, mask, p = parts
+        cells = [H, mask, p]
+        for runs in (one, two):
+            t = [runs.get(f"attention/{i}/{B}/{H}/{T}/{dh}/{mask}/{p}") for i in ("fused", "composed", "basic")]
+            if all(t):
+                f, c, b = map(ms, t)
+                cells += [fmt(f), fmt(c), fmt(b), f"{c / f:.2f}×", f"{b / f:.2f}×"]
+        print("| " + " | ".join(cells) + " |")
+
+
+def step(path):
+    print("| benchmark | ms per step | tokens/s |")
+    print("|---|---:|---:|")
+    for name, b in medians(path).items():
+        print(f"| {name} | {fmt(ms(b))} | {b['tokens_per_s']:.0f} |")
+
+
+if __name__ == "__main__":
+    kinds = {"gemm": (gemm, 1), "ops": (ops, 2), "step": (step, 1)}
+    if len(sys.argv) < 2 or sys.argv[1] not in kinds or len(sys.argv) != 2 + kinds[sys.argv[1]][1]:
+        sys.exit(__doc__)
+    fn, _ = kinds[sys.argv[1]]
+    fn(*sys.argv[2:])
