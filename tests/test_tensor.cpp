@@ -229,6 +229,19 @@ TEST_CASE("large freed blocks are reused through the host cache, up to its limit
   REQUIRE(b.to_vector() == std::vector<float>(size_t(kTwoMiB), 0.0f));
   { auto small = Tensor<float>::empty({1000}); }
   REQUIRE(host_cache_bytes() == 0);
+  // of several cached blocks of one size, the one freed last comes back first (it is the likeliest to
+  // be in the CPU's caches still)
+  {
+    std::vector<Tensor<float>> held(3);
+    std::vector<const float*> freed;
+    for (auto& t : held) t = Tensor<float>::empty({kTwoMiB});
+    for (auto& t : held) freed.push_back(t.data()), t = Tensor<float>();  // freed in the order 0, 1, 2
+    REQUIRE(host_cache_bytes() == 3 * size_t(kTwoMiB) * sizeof(float));
+    for (auto& t : held) t = Tensor<float>::empty({kTwoMiB});  // held, so each take sees the rest
+    CHECK(held[0].data() == freed[2]);
+    CHECK(held[1].data() == freed[1]);
+    CHECK(held[2].data() == freed[0]);
+  }
   host_cache_clear();
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (const char* mb : {"0", "3", "1024"}) {

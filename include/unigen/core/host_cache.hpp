@@ -10,6 +10,7 @@
 // refuses, before it tries again. Off under AddressSanitizer, so that it still sees every use after free.
 #include <cstddef>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <new>
@@ -30,11 +31,16 @@ class HostCache {
     return *c;
   }
 
-  // A block of `bytes` (64-byte aligned): a cached one of that size, else a new one (throws bad_alloc).
+  // A block of `bytes` (64-byte aligned): the cached one of that size freed last, else a new one (throws
+  // bad_alloc). Last in, first out: the block freed last is the one most likely still in the CPU's
+  // caches, so an op writing its output there does not first fetch each line from memory. (First in,
+  // first out, a step's many same-size tensors took turns through the blocks, each write landing in the
+  // one longest out of the caches.)
   void* take(size_t bytes) {
     if (bytes >= kMinBytes) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (auto it = free_.find(bytes); it != free_.end()) {
+      if (auto [lo, hi] = free_.equal_range(bytes); lo != hi) {
+        const auto it = std::prev(hi);  // emplace puts equal keys at the end of their range
         void* p = it->second;
         free_.erase(it);
         cached_ -= bytes;
