@@ -82,7 +82,7 @@ def gemm(path):
         for t in ("1", "2"):
             sel = [s for s in vs_dnnl if s[3] == t]
             if sel:
-                print(f"\n{t} thread(s), {len(sel)} target entries: unigen/oneDNN {min(vs_dnnl[s] for s in sel):.3f}–"
+                print(f"\n{t} thread{'' if t == '1' else 's'}, {len(sel)} target entries: unigen/oneDNN {min(vs_dnnl[s] for s in sel):.3f}–"
                       f"{max(vs_dnnl[s] for s in sel):.3f} (geometric mean {gmean([vs_dnnl[s] for s in sel]):.3f}, "
                       f"≥ 1.0 on {sum(vs_dnnl[s] >= 1 for s in sel)}); unigen/OpenBLAS "
                       f"{min(vs_blas[s] for s in sel):.3f}–{max(vs_blas[s] for s in sel):.3f} (geometric mean "
@@ -133,10 +133,15 @@ def ops(path1, path2):
 
 
 def step(path):
-    print("| benchmark | ms per step | tokens/s |")
-    print("|---|---:|---:|")
+    reps = {}
+    for b in load(path)["benchmarks"]:
+        if b.get("run_type", "iteration") == "iteration":
+            reps.setdefault(strip(b.get("run_name", b["name"])).removesuffix("/real_time"), []).append(fmt(ms(b)))
+    print("| benchmark | ms per step (each repetition) | tokens/s (median) |")
+    print("|---|---|---:|")
     for name, b in medians(path).items():
-        print(f"| {name} | {fmt(ms(b))} | {b['tokens_per_s']:.0f} |")
+        name = name.removesuffix("/real_time")
+        print(f"| {name} | {' · '.join(reps.get(name, []))} | {b['tokens_per_s']:.0f} |")
 
 
 if __name__ == "__main__":
