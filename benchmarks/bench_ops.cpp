@@ -107,6 +107,13 @@ void timed(benchmark::State& st, double bytes, F f) {
 
 enum class Op { softmax, layer_norm, cross_entropy };
 
+// The bytes a row op on float [rows, cols] must move: read x and write y forward (cross-entropy only
+// reads x); backward adds read y (or x) and g, write gx.
+double row_op_bytes(Op op, int64_t rows, int64_t cols, bool bwd) {
+  const double n = 4.0 * double(rows * cols);
+  return op == Op::cross_entropy ? (bwd ? 3 : 1) * n : (bwd ? 5 : 2) * n;
+}
+
 // x: [rows, cols] -> one op fused or composed; fwdbwd also backpropagates a random gradient into x.
 void bm_row_op(benchmark::State& st, Op op, bool fused, int64_t rows, int64_t cols, bool bwd) {
   Generator gen(1);
@@ -135,10 +142,7 @@ void bm_row_op(benchmark::State& st, Op op, bool fused, int64_t rows, int64_t co
         return -mean(sum(onehot * log_softmax(x, -1), {-1}));
     }
   };
-  // the bytes each op must move: read x and write y forward; read y (or x) and g, write gx backward
-  const double n = 4.0 * double(rows * cols);
-  const double bytes = op == Op::cross_entropy ? (bwd ? 3 : 1) * n : (bwd ? 5 : 2) * n;
-  timed(st, bytes, [&] {
+  timed(st, row_op_bytes(op, rows, cols, bwd), [&] {
     auto y = run();
     if (bwd) {
       if (op == Op::cross_entropy) y.backward();
@@ -207,8 +211,7 @@ void bm_row_op_onednn(benchmark::State& st, Op op, int64_t rows, int64_t cols, b
     st.SkipWithError(("oneDNN's result differs from unigen's by " + std::to_string(diff)).c_str());
     return;
   }
-  const double n = 4.0 * double(rows * cols);
-  timed(st, (bwd ? 5 : 2) * n, [&] {
+  timed(st, row_op_bytes(op, rows, cols, bwd), [&] {
     fwd.execute(strm, fargs);
     if (bwd) back.execute(strm, bargs);
     strm.wait();
