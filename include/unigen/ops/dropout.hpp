@@ -21,15 +21,16 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training = true, Generator&
   const uint64_t key = g.next_u64();
   T* m = mask.data();
   const int64_t n = mask.numel(), pairs = n / 2;
+  const auto pick = [=](uint64_t bits32) { return bits32 < cut ? zero : keep; };
   // whole pairs in a branch-free loop, which the compiler vectorises (with the branch for an odd last
   // element inside it, the loop ran 4.5x as long), then that element
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
   for (int64_t j = 0; j < pairs; ++j) {
     const uint64_t r = Generator::stream(key, uint64_t(j));
-    m[2 * j] = (r & 0xffffffffu) < cut ? zero : keep;
-    m[2 * j + 1] = (r >> 32) < cut ? zero : keep;
+    m[2 * j] = pick(r & 0xffffffffu);
+    m[2 * j + 1] = pick(r >> 32);
   }
-  if (n % 2) m[n - 1] = (Generator::stream(key, uint64_t(pairs)) & 0xffffffffu) < cut ? zero : keep;
+  if (n % 2) m[n - 1] = pick(Generator::stream(key, uint64_t(pairs)) & 0xffffffffu);
   return mul(x, mask);
 }
 
