@@ -89,9 +89,16 @@ def gemm(path):
                       f"{gmean([vs_blas[s] for s in sel]):.3f}, ≥ 1.1 on {sum(vs_blas[s] >= 1.1 for s in sel)}); "
                       f"unigen at {min(of_peak[s] for s in sel) * 100:.0f}–{max(of_peak[s] for s in sel) * 100:.0f}% "
                       f"of the peak.")
+        pct = lambda v: f"{min(v) * 100:.0f}–{max(v) * 100:.0f}%"
+        of = lambda lib, f=1.0: [f * r[s + (lib,)] / peak[s[3]] for s in vs_dnnl]
+        miss = [s for s in vs_blas if vs_blas[s] < 1.1]
         print(f"\nAll {len(vs_dnnl)} target entries: unigen/oneDNN geometric mean {gmean(list(vs_dnnl.values())):.3f}, "
               f"≥ 1.0 on {sum(v >= 1 for v in vs_dnnl.values())}; unigen/OpenBLAS geometric mean "
-              f"{gmean(list(vs_blas.values())):.3f}, ≥ 1.1 on {sum(v >= 1.1 for v in vs_blas.values())}.")
+              f"{gmean(list(vs_blas.values())):.3f}, ≥ 1.1 on {sum(v >= 1.1 for v in vs_blas.values())}. Of the FMA "
+              f"peak: unigen {pct(of('unigen'))}, oneDNN {pct(of('onednn'))}, OpenBLAS {pct(of('openblas'))}"
+              + (f"; on the {len(miss)} entries below 1.1× OpenBLAS, 1.1× OpenBLAS is "
+                 f"{pct([1.1 * r[s + ('openblas',)] / peak[s[3]] for s in miss])} of the peak and unigen ran "
+                 f"{pct([of_peak[s] for s in miss])}." if miss else "."))
 
 
 def ops(path1, path2):
@@ -130,6 +137,19 @@ def ops(path1, path2):
                 f, c, b = map(ms, t)
                 cells += [fmt(f), fmt(c), fmt(b), f"{c / f:.2f}×", f"{b / f:.2f}×"]
         print("| " + " | ".join(cells) + " |")
+    span = lambda v: f"{min(v):.2f}–{max(v):.2f}" if v else "–"
+    for threads, runs in (("1 thread", one), ("2 threads", two)):
+        fused = {n: b for n, b in runs.items() if n.split("/")[1] == "fused"}
+        bound = [f"{op} {span([b['x_of_bound'] for n, b in fused.items() if n.startswith(op + '/')])}"
+                 for op in ("softmax", "layer_norm", "cross_entropy")]
+        peer = [ms(runs[n.replace("/fused/", "/onednn/")]) / ms(b) for n, b in fused.items()
+                if n.replace("/fused/", "/onednn/") in runs]
+        attn = {(impl, p): [ms(runs[n.replace("/fused/", f"/{impl}/")]) / ms(b) for n, b in fused.items()
+                            if n.startswith("attention/") and n.endswith("/" + p)]
+                for impl in ("basic", "composed") for p in ("fwd", "fwdbwd")}
+        print(f"\n{threads}: fused x_of_bound {', '.join(bound)}; oneDNN/fused {span(peer)}; attention "
+              f"basic/fused {span(attn['basic', 'fwd'])} (fwd), {span(attn['basic', 'fwdbwd'])} (fwdbwd), "
+              f"composed/fused {span(attn['composed', 'fwd'])} (fwd), {span(attn['composed', 'fwdbwd'])} (fwdbwd).")
 
 
 def step(path):
