@@ -18,26 +18,42 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
 
 namespace unigen::cpu {
 
 namespace gemm_detail {
 
-// Cache blocking (sizes in floats). This CPU (Zen 4): L1d 32 KiB, L2 1 MiB per core, L3 32 MiB shared.
-//  KC = 512: the MR rows of A that every tile of a row panel reads (8·512·4 B = 16 KiB, half of L1)
-//      against B micro-panels (KC·NR) streaming from L2. A long KC means few passes over C (each tile
-//      loads and stores its C once per KC): 512 beat 256 and 384 by 1-2% and 128 by ~8%.
-//  NC = 1024: the packed B block (KC·NC·4 B = 2 MiB) is twice L2, so the B micro-panels come partly
-//      from L3; the hardware prefetcher keeps up with that one sequential stream, and fewer column
-//      blocks mean fewer trips of A and C through the caches. NC = 256 and 512 (blocks inside L2)
-//      measured 1-2% slower, 2048 and 4096 the same; see docs/kernels.md.
+// The CPU's L2 cache per core in bytes (from the C library), or 1 MiB when it does not say.
+inline int64_t l2_bytes() {
+#ifdef _SC_LEVEL2_CACHE_SIZE
+  if (const long v = sysconf(_SC_LEVEL2_CACHE_SIZE); v > 0) return v;
+#endif
+  return int64_t(1) << 20;
+}
+
+// Cache blocking (sizes in floats), set once from the CPU's L2 size.
+//  KC = 512: the MR rows of A that every tile of a row panel reads (6·512·4 B = 12 KiB of L1) against
+//      B micro-panels (KC·NR) streaming from L2. A long KC means few passes over C (each tile loads and
+//      stores its C once per KC).
+//  NC: the packed B block (KC·NC floats) fills half of L2, so the B micro-panels stream from L2 with
+//      room left for A's rows and C. On this Xeon (2 MiB L2: NC = 512) a block twice that size
+//      (NC = 1024, tuned on a Zen 4 whose L3 kept up with the overflow) ran 0.68-0.84× as fast at
+//      N ≥ 1024; see docs/kernels.md.
 // There is no MC: A needs no packed block (see macro_kernel).
 struct Blocking {
   int64_t kc, nc;
 };
 template <class Kern>
-constexpr Blocking blocking() {
-  return {512, 1024};
+Blocking blocking() {
+  static const Blocking b = [] {
+    constexpr int64_t kc = 512;
+    const int64_t nc = l2_bytes() / 2 / (kc * int64_t(sizeof(float))) / Kern::NR * Kern::NR;
+    return Blocking{kc, std::clamp<int64_t>(nc, Kern::NR, 4096)};
+  }();
+  return b;
 }
 
 // A 64-byte aligned float buffer that only grows; one per thread and operand, reused across calls.
@@ -83,8 +99,8 @@ void pack_a(bool trans, const float* a, int64_t lda, int64_t mr, int64_t kc, flo
 // into panels of NR columns: out[panel][k][c], columns past nc zero-filled. out: kc·ceil(nc/NR)·NR floats.
 // An untransposed B is copied row by row (each row read sequentially). A transposed one is copied in 8×8
 // blocks, transposed in registers when `avx` (the caller runs a SIMD kernel, so the CPU has AVX2), 8 of
-// its rows at a time: with a power-of-two ldb more rows than the 8 ways of an L1 set would evict each
-// other before their lines were used up.
+// its rows at a time: with a power-of-two ldb, more rows than the ways of an L1 set (8 on Zen 4) would
+// evict each other before their lines were used up.
 template <int NR, bool avx>
 void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* out) {
   for (int64_t k = 0; k < kc && !trans; ++k)
@@ -166,7 +182,7 @@ template <class Kern>
 void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   constexpr int MR = Kern::MR, NR = Kern::NR;
-  constexpr Blocking bs = blocking<Kern>();
+  const Blocking bs = blocking<Kern>();
   const int64_t kcmax = std::min(bs.kc, K);
   const int64_t ncmax = (std::min(bs.nc, N) + NR - 1) / NR * NR;  // whole panels, padding included
   float* pa = pack_buffer(0).get(size_t(MR * kcmax));
