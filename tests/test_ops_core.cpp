@@ -325,9 +325,9 @@ TEST_CASE("dropout drops a fraction p, scales the rest by 1/(1-p) and repeats wi
   CHECK_THROWS_WITH(dropout(x, 1.0), Catch::Contains("dropout"));
 }
 
-// Large outputs are written with non-temporal stores (cpu::stream_min_bytes): layer_norm forward and
-// backward, the backward of softmax and log_softmax. Lowering the threshold to zero sends small
-// tensors that way too, with rows that start off the vector alignment (D = 37).
+// Large outputs are written with non-temporal stores (cpu::stream_min_bytes): layer_norm, softmax and
+// log_softmax, forward and backward. Lowering the threshold to zero sends small tensors that way too,
+// with rows that start off the vector alignment (D = 37).
 TEST_CASE("layer_norm, softmax and log_softmax give the same values with non-temporal stores", "[ops]") {
   Generator gen(11);
   for (int op = 0; op < 3; ++op)
