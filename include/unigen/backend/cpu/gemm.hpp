@@ -40,8 +40,8 @@ inline int64_t l2_bytes() {
 //      stores its C once per KC).
 //  NC: the packed B block (KC·NC floats) fills half of L2, so the B micro-panels stream from L2 with
 //      room left for A's rows and C. On this Xeon (2 MiB L2: NC = 512) a block twice that size
-//      (NC = 1024, tuned on a Zen 4 whose L3 kept up with the overflow) ran 0.68-0.84× as fast at
-//      N ≥ 1024; see docs/kernels.md.
+//      (NC = 1024, tuned on a Zen 4 whose L3 kept up with the overflow) ran 0.68-0.83× as fast on
+//      1024², 2048² and N ≥ 1536; see docs/kernels.md.
 // There is no MC: A needs no packed block (see macro_kernel).
 struct Blocking {
   int64_t kc, nc;

@@ -63,8 +63,8 @@ struct Avx2 {
 // AVX-512: 6×64 = 24 zmm accumulators, 4 for the B row, 1 broadcast (29 of the 32 registers). Per k:
 // 4 B loads and 6 broadcasts feed 24 FMAs, so a core with two 512-bit FMA units (Intel Xeon) is not held
 // back by its loads, and 6 rows of A read in place take 6 of the 12 ways of an L1 set when lda is a
-// power of two. Measured in one process on this Xeon against the 8×32 kernel it replaced: 1.03-1.09× as
-// fast on 1 thread and 1.03-1.17× on 2 (see docs/kernels.md).
+// power of two. Measured in one process on this Xeon against the 8×32 kernel it replaced: 1.04-1.09× as
+// fast on 1 thread and 1.05-1.17× on 2 (see docs/kernels.md).
 // noinline: inlined into the macro-kernel, its loop competed with the caller for registers and spilled.
 struct Avx512 {
   static constexpr int MR = 6, NR = 64;
