@@ -44,7 +44,7 @@ void for_each_row(int64_t rows, int64_t n, bool stream, F f) {
 // gives zeros rather than NaN. stream (float rows): y goes out with non-temporal stores, softmax
 // keeping its exps in a per-thread scratch row (in L1) until they are scaled. On the Intel Xeon, in one
 // process alternating (32768×1024, 1 and 2 threads): softmax 1.25–1.32× as fast (recomputing exp in
-// the streamed pass instead: 1.0–1.07×), log_softmax 1.27–1.31×. On Zen 4 the scratch row had made
+// the streamed pass instead: 1.0–1.19×), log_softmax 1.27–1.31×. On Zen 4 the scratch row had made
 // softmax 0.74–0.84× as fast.
 template <class T>
 void softmax_row(const T* x, T* y, int64_t n, bool log, bool stream) {
