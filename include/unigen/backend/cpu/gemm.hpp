@@ -212,7 +212,9 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 // threads split M unless N is much wider than M. Measured in one process, alternating the two splits
 // (2026-11-27): splitting M was 1.06-1.11× as fast at N = 256 and 512 (M = 2592), 1.05× at 1024²,
 // 1.01-1.08× at the other M = 2592 shapes up to N = 1024, and even (0.99-1.00×) at N = 1536, 2048 and
-// 2048²; the weight gradients (transposed A, N = 256) 1.02-1.15×.
+// 2048²; the weight gradients (transposed A, N = 256) 1.02-1.15×. That was the Zen 4 VM, whose cycle
+// the 16 multiply-adds describe; on the Xeon (32 per cycle, 2026-11-28, 2 threads, best of 9
+// alternating) the model's choice ran 0.97-1.02× as fast as the faster forced split on 8 shapes.
 template <class Kern>
 void thread_grid(int64_t M, int64_t N, int nt, int& tm, int& tn) {
   const int64_t mp = (M + Kern::MR - 1) / Kern::MR, np = (N + Kern::NR - 1) / Kern::NR;
