@@ -87,14 +87,10 @@ inline PackBuffer& pack_buffer(int which) {
 // ceil(rows/MR) panels out[panel][k][MR], rows past `rows` zero-filled.
 template <int MR>
 void pack_a(bool trans, const float* a, int64_t lda, int64_t rows, int64_t kc, float* out) {
-  const int64_t panels = (rows + MR - 1) / MR;
-  if (trans && rows == panels * MR) {  // per k, one run of `rows` floats, MR to each panel
-    for (int64_t k = 0; k < kc; ++k)
-      for (int64_t p = 0; p < panels; ++p)
-        std::memcpy(out + (p * kc + k) * MR, a + k * lda + p * MR, MR * sizeof(float));
-    return;
-  }
-  for (int64_t p = 0; p < panels; ++p)
+  const int64_t full = trans ? rows / MR : 0;  // whole panels of a transposed A: per k, one run, MR to each
+  for (int64_t k = 0; k < kc; ++k)
+    for (int64_t p = 0; p < full; ++p) std::memcpy(out + (p * kc + k) * MR, a + k * lda + p * MR, MR * sizeof(float));
+  for (int64_t p = full; p * MR < rows; ++p)  // the rest element by element
     for (int64_t k = 0; k < kc; ++k)
       for (int64_t r = 0; r < MR; ++r) {
         const int64_t i = p * MR + r;
