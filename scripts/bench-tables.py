@@ -89,14 +89,16 @@ def gemm(path):
                       f"{gmean([vs_blas[s] for s in sel]):.3f}, ≥ 1.1 on {sum(vs_blas[s] >= 1.1 for s in sel)}); "
                       f"unigen at {min(of_peak[s] for s in sel) * 100:.0f}–{max(of_peak[s] for s in sel) * 100:.0f}% "
                       f"of the peak.")
-        pct = lambda v: f"{min(v) * 100:.0f}–{max(v) * 100:.0f}%"
+        def pct(v):  # a range of shares, or one share when both ends round alike
+            lo, hi = f"{min(v) * 100:.0f}", f"{max(v) * 100:.0f}"
+            return f"{lo}%" if lo == hi else f"{lo}–{hi}%"
         of = lambda lib, f=1.0: [f * r[s + (lib,)] / peak[s[3]] for s in vs_dnnl]
         miss = [s for s in vs_blas if vs_blas[s] < 1.1]
         print(f"\nAll {len(vs_dnnl)} target entries: unigen/oneDNN geometric mean {gmean(list(vs_dnnl.values())):.3f}, "
               f"≥ 1.0 on {sum(v >= 1 for v in vs_dnnl.values())}; unigen/OpenBLAS geometric mean "
               f"{gmean(list(vs_blas.values())):.3f}, ≥ 1.1 on {sum(v >= 1.1 for v in vs_blas.values())}. Of the FMA "
               f"peak: unigen {pct(of('unigen'))}, oneDNN {pct(of('onednn'))}, OpenBLAS {pct(of('openblas'))}"
-              + (f"; on the {len(miss)} entries below 1.1× OpenBLAS, 1.1× OpenBLAS is "
+              + (f"; on the {len(miss)} {'entry' if len(miss) == 1 else 'entries'} below 1.1× OpenBLAS, 1.1× OpenBLAS is "
                  f"{pct([1.1 * r[s + ('openblas',)] / peak[s[3]] for s in miss])} of the peak and unigen ran "
                  f"{pct([of_peak[s] for s in miss])}." if miss else "."))
 
