@@ -60,88 +60,111 @@ struct Avx2 {
   }
 };
 
-// AVX-512: 6×64 = 24 zmm accumulators, 4 for the B row, 1 broadcast (29 of the 32 registers). Per k:
+// AVX-512: 6×64 = 24 zmm accumulators, 4 for the B row, 4 for broadcasts (all 32 registers). Per k:
 // 4 B loads and 6 broadcasts feed 24 FMAs, so a core with two 512-bit FMA units (Intel Xeon) is not held
 // back by its loads, and 6 rows of A read in place take 6 of the 12 ways of an L1 set when lda is a
 // power of two. Measured in one process on this Xeon against the 8×32 kernel it replaced: 1.04-1.09× as
 // fast on 1 thread and 1.05-1.17× on 2 (see docs/kernels.md).
-// noinline: inlined into the macro-kernel, its loop competed with the caller for registers and spilled.
+// The k loop is written in assembly with fixed registers (zmm0-23 the tile, row i in zmm4i..4i+3;
+// zmm24-27 the B row; zmm28-31 the broadcasts). The same loop in intrinsics left GCC 4 registers short
+// once unrolled, and it rotated the accumulators through moves and spare registers: against it, in one
+// process alternating (2026-11-28, 1 thread), 1.01-1.09× as fast on the Transformer shapes and 1.02-1.03×
+// on 1024² and 2048²; a tile alone, B streaming from L2, 1.02-1.07×.
+// One k step: the B row at byte offset OFF of %[b] into zmm24-27; rows 0-2 of A broadcast from a, a +
+// rsa, a + 2·rsa, rows 3-5 from a3 = a + 3·rsa (rsa, csa in bytes); then a and a3 advance by csa.
+#define UNIGEN_FMA4(bc, acc0, acc1, acc2, acc3)          \
+  "vfmadd231ps %%zmm24, %%zmm" #bc ", %%zmm" #acc0 "\n\t" \
+  "vfmadd231ps %%zmm25, %%zmm" #bc ", %%zmm" #acc1 "\n\t" \
+  "vfmadd231ps %%zmm26, %%zmm" #bc ", %%zmm" #acc2 "\n\t" \
+  "vfmadd231ps %%zmm27, %%zmm" #bc ", %%zmm" #acc3 "\n\t"
+#define UNIGEN_STEP(OFF)                                                                              \
+  "vmovaps " #OFF "(%[b]), %%zmm24\n\t"                                                                \
+  "vmovaps " #OFF "+64(%[b]), %%zmm25\n\t"                                                             \
+  "vmovaps " #OFF "+128(%[b]), %%zmm26\n\t"                                                            \
+  "vmovaps " #OFF "+192(%[b]), %%zmm27\n\t"                                                            \
+  "vbroadcastss (%[a]), %%zmm28\n\t"                                                                   \
+  "vbroadcastss (%[a],%[rsa],1), %%zmm29\n\t"                                                          \
+  UNIGEN_FMA4(28, 0, 1, 2, 3) "vbroadcastss (%[a],%[rsa],2), %%zmm30\n\t"                              \
+  UNIGEN_FMA4(29, 4, 5, 6, 7) "vbroadcastss (%[a3]), %%zmm31\n\t"                                      \
+  UNIGEN_FMA4(30, 8, 9, 10, 11) "vbroadcastss (%[a3],%[rsa],1), %%zmm28\n\t"                           \
+  UNIGEN_FMA4(31, 12, 13, 14, 15) "vbroadcastss (%[a3],%[rsa],2), %%zmm29\n\t"                         \
+  UNIGEN_FMA4(28, 16, 17, 18, 19) "add %[csa], %[a]\n\t"                                               \
+  "add %[csa], %[a3]\n\t" UNIGEN_FMA4(29, 20, 21, 22, 23)
+// %[n] k steps: 4 per iteration, then the rest one at a time (local labels L1, L2, L3).
+#define UNIGEN_KLOOP(L1, L2, L3)                                                                           \
+  #L1 ":\n\t"                                                                                              \
+  "cmp $4, %[n]\n\t"                                                                                       \
+  "jl " #L2 "f\n\t" UNIGEN_STEP(0) UNIGEN_STEP(256) UNIGEN_STEP(512) UNIGEN_STEP(768) "add $1024, %[b]\n\t" \
+  "sub $4, %[n]\n\t"                                                                                       \
+  "jmp " #L1 "b\n\t" #L2 ":\n\t"                                                                           \
+  "test %[n], %[n]\n\t"                                                                                    \
+  "jz " #L3 "f\n\t" UNIGEN_STEP(0) "add $256, %[b]\n\t"                                                    \
+  "dec %[n]\n\t"                                                                                           \
+  "jmp " #L2 "b\n\t" #L3 ":\n\t"
+// The 4 cache lines of a row of the C tile at address ROW, prefetched.
+#define UNIGEN_PREFETCH_ROW(ROW) \
+  "prefetcht0 " ROW "\n\t" "prefetcht0 64" ROW "\n\t" "prefetcht0 128" ROW "\n\t" "prefetcht0 192" ROW "\n\t"
+// One vector of C at byte offset OFF of ROW: alpha (zmm24) · acc, + beta (zmm25) · C unless nobeta.
+#define UNIGEN_STORE(ROW, OFF, acc)                   \
+  "vmulps %%zmm24, %%zmm" #acc ", %%zmm" #acc "\n\t"  \
+  "test %[nobeta], %[nobeta]\n\t"                     \
+  "jnz 1f\n\t"                                        \
+  "vfmadd231ps " #OFF ROW ", %%zmm25, %%zmm" #acc "\n\t" \
+  "1:\n\t"                                            \
+  "vmovups %%zmm" #acc ", " #OFF ROW "\n\t"
+#define UNIGEN_STORE_ROW(ROW, acc0, acc1, acc2, acc3) \
+  UNIGEN_STORE(ROW, 0, acc0) UNIGEN_STORE(ROW, 64, acc1) UNIGEN_STORE(ROW, 128, acc2) UNIGEN_STORE(ROW, 192, acc3)
+
 struct Avx512 {
   static constexpr int MR = 6, NR = 64;
-  // acc[i][v] += ar[i][0] · b[16v .. 16v+15] for one k (ar: the MR rows of A at this k).
-  __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void step(__m512 (&acc)[MR][4],
-                                                                                       const float* const* ar,
-                                                                                       const float* b) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32),
-                 b3 = _mm512_load_ps(b + 48);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      const __m512 ai = _mm512_set1_ps(*ar[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-      acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
-      acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]);
-    }
-  }
-  // Steps k0..end; ar and b advance past them. csa is a compile-time 1 (rows of A read in place) or MR
-  // (a packed panel), and each row has its own pointer, so every address in the unrolled body is a
-  // register plus a constant: with a + i·rsa + u·csa, GCC kept the offsets on the stack and spilled
-  // an accumulator. 2 steps per iteration: fewer loop and pointer updates per FMA than 1, fewer spills
-  // than 4 (best of 8 alternating runs at 2592×256×256 and 1024², 1 thread: 198/192 GFLOP/s against
-  // 190/184 and 197/197).
-  template <int csa>
-  __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void k_loop(int64_t k0, int64_t end,
-                                                                                         const float* (&ar)[MR],
-                                                                                         const float*& b,
-                                                                                         __m512 (&acc)[MR][4]) {
-    int64_t k = k0;
-    for (; k + 2 <= end; k += 2, b += 2 * NR) {
-#pragma GCC unroll 2
-      for (int u = 0; u < 2; ++u) {
-        const float* au[MR];
-        for (int i = 0; i < MR; ++i) au[i] = ar[i] + u * csa;
-        step(acc, au, b + u * NR);
-      }
-      for (int i = 0; i < MR; ++i) ar[i] += 2 * csa;
-    }
-    for (; k < end; ++k, b += NR) {
-      step(acc, ar, b);
-      for (int i = 0; i < MR; ++i) ar[i] += csa;
-    }
-  }
-  // csa: 1 or MR (the two layouts of a above).
+  // noinline: one copy of the loop for all callers (it clobbers every vector register anyway).
   __attribute__((target("avx512f,avx2,fma"), noinline)) static void run(int64_t kc, const float* a, int64_t rsa,
                                                                           int64_t csa, const float* b, float* c,
                                                                           int64_t ldc, float alpha, float beta) {
-    __m512 acc[MR][4];
-    const float* ar[MR];
-    for (int i = 0; i < MR; ++i) {
-      ar[i] = a + i * rsa;
-      for (int v = 0; v < 4; ++v) acc[i][v] = _mm512_setzero_ps();
-    }
-    // The last 32 steps run after a prefetch of the C tile: late enough that the B stream (kc·256 bytes
+    // The C tile is prefetched before the last 32 steps: late enough that the B stream (kc·256 bytes
     // through L1) does not evict it again first, early enough to hide an L3 miss.
-    const int64_t split = kc > 32 ? kc - 32 : 0;
-    for (int part = 0; part < 2; ++part) {
-      if (part == 1)
-        for (int i = 0; i < MR; ++i)
-          for (int v = 0; v < 4; ++v) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * v), _MM_HINT_T0);
-      const int64_t k0 = part ? split : 0, end = part ? kc : split;
-      if (csa == 1)
-        k_loop<1>(k0, end, ar, b, acc);
-      else
-        k_loop<MR>(k0, end, ar, b, acc);
-    }
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i, c += ldc)
-      for (int v = 0; v < 4; ++v) {
-        __m512 r = _mm512_mul_ps(va, acc[i][v]);
-        if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + 16 * v), r);
-        _mm512_storeu_ps(c + 16 * v, r);
-      }
+    int64_t n = kc > 32 ? kc - 32 : 0;
+    const int64_t rest = kc - n, rsab = rsa * 4, csab = csa * 4, ldcb = ldc * 4, nobeta = beta == 0.0f;
+    const float* a3 = a + 3 * rsa;
+    float* c3 = c + 3 * ldc;
+    asm volatile(
+        "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+        "vmovaps %%zmm0, %%zmm1\n\t" "vmovaps %%zmm0, %%zmm2\n\t" "vmovaps %%zmm0, %%zmm3\n\t"
+        "vmovaps %%zmm0, %%zmm4\n\t" "vmovaps %%zmm0, %%zmm5\n\t" "vmovaps %%zmm0, %%zmm6\n\t"
+        "vmovaps %%zmm0, %%zmm7\n\t" "vmovaps %%zmm0, %%zmm8\n\t" "vmovaps %%zmm0, %%zmm9\n\t"
+        "vmovaps %%zmm0, %%zmm10\n\t" "vmovaps %%zmm0, %%zmm11\n\t" "vmovaps %%zmm0, %%zmm12\n\t"
+        "vmovaps %%zmm0, %%zmm13\n\t" "vmovaps %%zmm0, %%zmm14\n\t" "vmovaps %%zmm0, %%zmm15\n\t"
+        "vmovaps %%zmm0, %%zmm16\n\t" "vmovaps %%zmm0, %%zmm17\n\t" "vmovaps %%zmm0, %%zmm18\n\t"
+        "vmovaps %%zmm0, %%zmm19\n\t" "vmovaps %%zmm0, %%zmm20\n\t" "vmovaps %%zmm0, %%zmm21\n\t"
+        "vmovaps %%zmm0, %%zmm22\n\t" "vmovaps %%zmm0, %%zmm23\n\t"
+        UNIGEN_KLOOP(2, 3, 4)
+        UNIGEN_PREFETCH_ROW("(%[c])") UNIGEN_PREFETCH_ROW("(%[c],%[ldc],1)") UNIGEN_PREFETCH_ROW("(%[c],%[ldc],2)")
+        UNIGEN_PREFETCH_ROW("(%[c3])") UNIGEN_PREFETCH_ROW("(%[c3],%[ldc],1)") UNIGEN_PREFETCH_ROW("(%[c3],%[ldc],2)")
+        "mov %[rest], %[n]\n\t"
+        UNIGEN_KLOOP(5, 6, 7)
+        "vbroadcastss %[alpha], %%zmm24\n\t"
+        "vbroadcastss %[beta], %%zmm25\n\t"
+        UNIGEN_STORE_ROW("(%[c])", 0, 1, 2, 3)
+        UNIGEN_STORE_ROW("(%[c],%[ldc],1)", 4, 5, 6, 7)
+        UNIGEN_STORE_ROW("(%[c],%[ldc],2)", 8, 9, 10, 11)
+        UNIGEN_STORE_ROW("(%[c3])", 12, 13, 14, 15)
+        UNIGEN_STORE_ROW("(%[c3],%[ldc],1)", 16, 17, 18, 19)
+        UNIGEN_STORE_ROW("(%[c3],%[ldc],2)", 20, 21, 22, 23)
+        "vzeroupper\n\t"
+        : [a] "+r"(a), [a3] "+r"(a3), [b] "+r"(b), [n] "+r"(n)
+        : [rsa] "r"(rsab), [csa] "r"(csab), [rest] "rm"(rest), [c] "r"(c), [c3] "r"(c3), [ldc] "r"(ldcb),
+          [alpha] "m"(alpha), [beta] "m"(beta), [nobeta] "r"(nobeta)
+        : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
+          "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
   }
 };
+#undef UNIGEN_FMA4
+#undef UNIGEN_STEP
+#undef UNIGEN_KLOOP
+#undef UNIGEN_PREFETCH_ROW
+#undef UNIGEN_STORE
+#undef UNIGEN_STORE_ROW
 
 // dst[r·ldd + c] = src[c·lds + r] for r, c < 8 (AVX): the transposing copy that packs a transposed B.
 __attribute__((target("avx2"))) inline void transpose_8x8(const float* src, int64_t lds, float* dst, int64_t ldd) {
