@@ -37,31 +37,34 @@ void fill(Mat& m, std::mt19937& rng, bool integers) {
     for (int64_t j = 0; j < m.cols; ++j) m(i, j) = integers ? float(di(rng)) : dr(rng);
 }
 
-// C = alpha·op(A)·op(B) + beta·C in double; beta == 0 ignores C.
+// C = alpha·op(A)·op(B) + beta·C (+ bias[j] on every row) in double; beta == 0 ignores C.
 std::vector<double> reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const Mat& a,
-                              const Mat& b, double beta, const Mat& c) {
+                              const Mat& b, double beta, const Mat& c, const float* bias = nullptr) {
   std::vector<double> r(size_t(M * N));
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
       double s = 0;
       for (int64_t k = 0; k < K; ++k) s += double(ta ? a(k, i) : a(i, k)) * double(tb ? b(j, k) : b(k, j));
-      r[size_t(i * N + j)] = alpha * s + (beta == 0 ? 0.0 : beta * double(c(i, j)));
+      r[size_t(i * N + j)] = alpha * s + (beta == 0 ? 0.0 : beta * double(c(i, j))) + (bias ? double(bias[j]) : 0.0);
     }
   return r;
 }
 
-// Runs one sgemm and compares: exactly for integer inputs, else within a K-scaled float tolerance.
-// Also checks that C's padding was left alone.
+// Runs one sgemm (with a bias row when `with_bias`) and compares: exactly for integer inputs, else within a
+// K-scaled float tolerance. Also checks that C's padding was left alone.
 void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, int64_t pad,
-                bool integers, std::mt19937& rng) {
-  Mat a = ta ? Mat(K, M, pad) : Mat(M, K, pad), b = tb ? Mat(N, K, pad) : Mat(K, N, pad), c(M, N, pad);
+                bool integers, std::mt19937& rng, bool with_bias = false) {
+  Mat a = ta ? Mat(K, M, pad) : Mat(M, K, pad), b = tb ? Mat(N, K, pad) : Mat(K, N, pad), c(M, N, pad), bias(1, N);
   fill(a, rng, integers);
   fill(b, rng, integers);
   if (beta != 0) fill(c, rng, integers);  // else C keeps its NaNs: beta == 0 must not read it
-  const std::vector<double> want = reference(ta, tb, M, N, K, alpha, a, b, beta, c);
-  sgemm(ta, tb, M, N, K, alpha, a.v.data(), a.ld, b.v.data(), b.ld, beta, c.v.data(), c.ld);
+  if (with_bias) fill(bias, rng, integers);
+  const float* bp = with_bias ? bias.v.data() : nullptr;
+  const std::vector<double> want = reference(ta, tb, M, N, K, alpha, a, b, beta, c, bp);
+  sgemm(ta, tb, M, N, K, alpha, a.v.data(), a.ld, b.v.data(), b.ld, beta, c.v.data(), c.ld, bp);
   INFO("kernel=" << unigen::cpu::gemm_kernel_name() << " transA=" << ta << " transB=" << tb << " M=" << M
-                 << " N=" << N << " K=" << K << " alpha=" << alpha << " beta=" << beta << " pad=" << pad);
+                 << " N=" << N << " K=" << K << " alpha=" << alpha << " beta=" << beta << " pad=" << pad
+                 << " bias=" << with_bias << " threads=" << omp_get_max_threads());
   const double tol = integers ? 0.0 : 1e-5 * std::sqrt(double(K) + 1) * 4;
   int64_t bad = 0;
   for (int64_t i = 0; i < M; ++i) {
@@ -127,6 +130,24 @@ TEST_CASE("sgemm: real-valued inputs, large K and M past the cache blocks", "[ge
     check_gemm(false, true, 4200, 9, 3, 1.0f, 1.0f, 0, true, rng);  // M > MC
     check_gemm(true, false, 5, 1100, 1100, -1.0f, 0.0f, 1, true, rng);  // N > NC, K > 2·KC
   }
+}
+
+TEST_CASE("sgemm: a bias row is added once, on every kernel, thread split and K = 0", "[gemm]") {
+  // {M, N, K}: edge tiles, K in several passes (bias added on the first only), N wide enough that two
+  // threads split it, K = 0 and alpha = 0 (C = beta·C + bias without a product).
+  const int64_t sizes[][3] = {{1, 1, 1}, {7, 33, 257}, {33, 67, 1100}, {7, 1000, 33}, {257, 130, 65}, {5, 9, 0}};
+  const float ab[][2] = {{1.0f, 0.0f}, {2.0f, -1.0f}, {0.0f, 0.5f}};
+  for (const auto& k : kernels()) {
+    KernelGuard g(k);
+    std::mt19937 rng(13);
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      for (int t = 0; t < 4; ++t)
+        for (const auto& sz : sizes)
+          for (const auto& x : ab) check_gemm(t & 1, t & 2, sz[0], sz[1], sz[2], x[0], x[1], 2, true, rng, true);
+    }
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 TEST_CASE("sgemm: empty sizes and K = 0", "[gemm]") {

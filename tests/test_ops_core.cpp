@@ -159,6 +159,28 @@ TEST_CASE("16-bit matmul and elementwise compute in f32", "[dtype]") {
   REQUIRE(float(exp(x).to_vector()[1]) == float(bf16(std::exp(2.0f))));
 }
 
+// linear adds its bias inside the GEMM (f32) or its loop (f64, and 16-bit widened to f32): every element
+// type must give x·wᵀ + bias exactly on small integers, with a strided bias view and a batch of rows.
+TEST_CASE("linear with a bias equals x·wT + bias in every element type", "[matmul]") {
+  Generator g(8);
+  auto x = Tensor<float>::randint(-3, 4, {2, 35, 9}, g), w = Tensor<float>::randint(-3, 4, {70, 9}, g);
+  auto bb = Tensor<float>::randint(-5, 6, {140}, g);
+  const auto bias = bb.slice(0, 0, 140, 2);  // a strided view
+  std::vector<float> want;
+  for (int64_t r = 0; r < 70; ++r)
+    for (int64_t o = 0; o < 70; ++o) {
+      float s = bias.at({o});
+      for (int64_t k = 0; k < 9; ++k) s += x.at({r / 35, r % 35, k}) * w.at({o, k});
+      want.push_back(s);
+    }
+  REQUIRE(linear(x, w, bias).shape() == Shape{2, 35, 70});
+  CHECK(linear(x, w, bias).to_vector() == want);
+  CHECK(linear(x.to<double>(), w.to<double>(), bias.to<double>()).to<float>().to_vector() == want);
+  CHECK(linear(x.to<bf16>(), w.to<bf16>(), bias.to<bf16>()).to<float>().to_vector() ==
+        Tensor<float>::from_vector(want, {2, 35, 70}).to<bf16>().to<float>().to_vector());
+  CHECK(linear(x.to<f16>(), w.to<f16>(), bias.to<f16>()).to<float>().to_vector() == want);
+}
+
 // Reductions take a row order (reduced elements adjacent) or a column order (a kept dim innermost in
 // memory); both must give the plain loop's values, first-index argmax included, on any layout.
 TEST_CASE("reductions equal a plain loop over dense, transposed and sliced inputs", "[reduce]") {

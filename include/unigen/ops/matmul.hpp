@@ -21,16 +21,18 @@ inline MatrixLayout matrix_layout(int64_t rows, int64_t cols, int64_t rs, int64_
   return {};
 }
 
-// C[M,N] = alpha·op(A)·op(B) + beta·C, row-major, for any element type: f32 runs the packed SIMD GEMM,
-// f64 a plain loop (it serves gradient checks), 16-bit types are widened to f32.
+// C[M,N] = alpha·op(A)·op(B) + beta·C (+ bias[N] on every row, unless nullptr), row-major, for any element
+// type: f32 runs the packed SIMD GEMM, f64 a plain loop (it serves gradient checks), 16-bit types are
+// widened to f32.
 template <class T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const T* A, int64_t lda, const T* B,
-          int64_t ldb, double beta, T* C, int64_t ldc) {
+          int64_t ldb, double beta, T* C, int64_t ldc, const T* bias = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
-    cpu::sgemm(ta, tb, M, N, K, float(alpha), A, lda, B, ldb, float(beta), C, ldc);
+    cpu::sgemm(ta, tb, M, N, K, float(alpha), A, lda, B, ldb, float(beta), C, ldc, bias);
   } else if constexpr (std::is_same_v<T, double>) {
     for (int64_t i = 0; i < M; ++i) {
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0 ? 0.0 : beta * C[i * ldc + j];
+      for (int64_t j = 0; j < N; ++j)
+        C[i * ldc + j] = (beta == 0 ? 0.0 : beta * C[i * ldc + j]) + (bias ? bias[j] : 0.0);
       for (int64_t k = 0; k < K; ++k) {
         double av = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
         for (int64_t j = 0; j < N; ++j) C[i * ldc + j] += av * (tb ? B[j * ldb + k] : B[k * ldb + j]);
@@ -44,8 +46,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
       return w;
     };
     std::vector<float> a = widen(A, ta ? K : M, ta ? M : K, lda), b = widen(B, tb ? N : K, tb ? K : N, ldb);
-    std::vector<float> c = widen(C, M, N, ldc);
-    cpu::sgemm(ta, tb, M, N, K, float(alpha), a.data(), ta ? M : K, b.data(), tb ? K : N, float(beta), c.data(), N);
+    std::vector<float> c = widen(C, M, N, ldc), bf = bias ? widen(bias, 1, N, N) : std::vector<float>();
+    cpu::sgemm(ta, tb, M, N, K, float(alpha), a.data(), ta ? M : K, b.data(), tb ? K : N, float(beta), c.data(), N,
+               bias ? bf.data() : nullptr);
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = T(c[size_t(i * N + j)]);
   }
@@ -125,19 +128,15 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& bias =
   Tensor<T> x2 = x.reshape({-1, in});
   const int64_t n = x2.size(0);
   Tensor<T> out2 = Tensor<T>::empty({n, outf});
-  double beta = 0.0;
-  if (bias.defined()) {
-    NoGrad ng;
-    out2.copy_(bias);
-    beta = 1.0;
-  }
+  const Tensor<T> b = bias.defined() ? bias.detach().contiguous() : Tensor<T>();
   if (n > 0) {
     auto la = detail::matrix_layout(n, in, x2.stride(0), x2.stride(1));
     if (!la.ok) x2 = x2.detach().contiguous(), la = detail::matrix_layout(n, in, x2.stride(0), x2.stride(1));
     auto lw = detail::matrix_layout(outf, in, w.stride(0), w.stride(1));
     Tensor<T> wc = lw.ok ? w : w.detach().contiguous();
     if (!lw.ok) lw = detail::matrix_layout(outf, in, wc.stride(0), wc.stride(1));
-    detail::gemm<T>(la.trans, !lw.trans, n, outf, in, 1.0, x2.data(), la.ld, wc.data(), lw.ld, beta, out2.data(), outf);
+    detail::gemm<T>(la.trans, !lw.trans, n, outf, in, 1.0, x2.data(), la.ld, wc.data(), lw.ld, 0.0, out2.data(), outf,
+                    b.defined() ? b.data() : nullptr);
   }
   Shape os = x.shape();
   os.back() = outf;

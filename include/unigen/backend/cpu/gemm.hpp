@@ -149,10 +149,11 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
 // panel's column scattered over kc rows lda apart, which would thrash L1 and the TLB on every tile, so
 // it is packed, a_group panels at a time (plain copies per k), as is the last, partial panel of an
 // untransposed A (zero-padded to MR rows). pa: a_group·MR·kc floats.
-// Edge tiles are computed whole into a local tile and only their valid part is stored.
+// Edge tiles are computed whole into a local tile and only their valid part is stored. bias: [nc] added
+// to every row of the block (while its tile is in L1), or nullptr.
 template <class Kern>
 void macro_kernel(bool ta, int64_t m, int64_t nc, int64_t kc, float alpha, const float* a, int64_t lda, float* pa,
-                  const float* pb, float beta, float* c, int64_t ldc) {
+                  const float* pb, float beta, float* c, int64_t ldc, const float* bias) {
   constexpr int MR = Kern::MR, NR = Kern::NR;
   const int64_t tiles = (nc + NR - 1) / NR, lines = (kc + 15) / 16;
   for (int64_t i0 = 0; i0 < m; i0 += MR) {
@@ -188,14 +189,16 @@ void macro_kernel(bool ta, int64_t m, int64_t nc, int64_t kc, float alpha, const
             dst = beta == 0.0f ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * dst;
           }
       }
+      for (int64_t i = 0; i < mr && bias; ++i)
+        for (int64_t j = 0; j < nr; ++j) ct[i * ldc + j] += bias[j0 + j];
     }
   }
 }
 
-// One thread's GEMM on an M×N block of C (the operands already offset to it), with K > 0.
+// One thread's GEMM on an M×N block of C (the operands and bias already offset to it), with K > 0.
 template <class Kern>
 void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
   constexpr int MR = Kern::MR, NR = Kern::NR;
   const Blocking bs = blocking<Kern>();
   // K in equal passes of at most KC: K = 2592 as 6 × 432 rather than 5 × 512 + 32, whose short last
@@ -210,15 +213,17 @@ void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     for (int64_t j0 = 0; j0 < N; j0 += bs.nc) {
       const int64_t nc = std::min(bs.nc, N - j0);
       pack_b<NR, !std::is_same_v<Kern, gemm_kernels::Generic>>(tb, tb ? B + j0 * ldb + p0 : B + p0 * ldb + j0, ldb, kc, nc, pb);
-      macro_kernel<Kern>(ta, M, nc, kc, alpha, ta ? A + p0 * lda : A + p0, lda, pa, pb, beta_p, C + j0, ldc);
+      macro_kernel<Kern>(ta, M, nc, kc, alpha, ta ? A + p0 * lda : A + p0, lda, pa, pb, beta_p, C + j0, ldc,
+                         bias && p0 == 0 ? bias + j0 : nullptr);
     }
   }
 }
 
-// C = beta·C on an M×N block (beta == 0 writes zeros without reading C).
-inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+// C = beta·C (+ bias[j] on every row) on an M×N block (beta == 0 writes zeros without reading C).
+inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc, const float* bias) {
   for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+    for (int64_t j = 0; j < N; ++j)
+      C[i * ldc + j] = (beta == 0.0f ? 0.0f : beta * C[i * ldc + j]) + (bias ? bias[j] : 0.0f);
 }
 
 // The thread grid for an M×N product on nt threads: tm row blocks × tn column blocks, tm·tn = nt.
@@ -247,12 +252,12 @@ void thread_grid(int64_t M, int64_t N, int nt, int& tm, int& tn) {
 // sgemm on the chosen kernel with up to nt threads (arguments already checked, M, N, K > 0).
 template <class Kern>
 void gemm_parallel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int nt) {
+                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
   // Below ~64³ multiply-adds per thread the fork costs more than it saves.
   const double work = double(M) * double(N) * double(K);
   nt = int(std::min<double>(nt, std::max(1.0, work / (64.0 * 64.0 * 64.0))));
   if (nt <= 1) {
-    gemm_serial<Kern>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_serial<Kern>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     return;
   }
   int tm = 1, tn = 1;
@@ -268,7 +273,7 @@ void gemm_parallel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
     const int64_t j0 = std::min(N, np * q / tn * Kern::NR), j1 = std::min(N, np * (q + 1) / tn * Kern::NR);
     if (i1 > i0 && j1 > j0)
       gemm_serial<Kern>(ta, tb, i1 - i0, j1 - j0, K, alpha, ta ? A + i0 : A + i0 * lda, lda,
-                        tb ? B + j0 * ldb : B + j0, ldb, beta, C + i0 * ldc + j0, ldc);
+                        tb ? B + j0 * ldb : B + j0, ldb, beta, C + i0 * ldc + j0, ldc, bias ? bias + j0 : nullptr);
   }
 }
 
@@ -311,34 +316,37 @@ inline void check_args(const char* fn, bool ta, bool tb, int64_t M, int64_t N, i
 
 // sgemm on up to nt threads, arguments checked.
 inline void sgemm_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int nt) {
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) {
-    scale_c(M, N, beta, C, ldc);
+    scale_c(M, N, beta, C, ldc, bias);
     return;
   }
   switch (Isa(kernel_slot().load(std::memory_order_relaxed))) {
 #ifdef UNIGEN_GEMM_X86
     case Isa::avx512:
-      return gemm_parallel<gemm_kernels::Avx512>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+      return gemm_parallel<gemm_kernels::Avx512>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
     case Isa::avx2:
-      return gemm_parallel<gemm_kernels::Avx2>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+      return gemm_parallel<gemm_kernels::Avx2>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
 #endif
     default:
-      return gemm_parallel<gemm_kernels::Generic>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+      return gemm_parallel<gemm_kernels::Generic>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
   }
 }
 
 }  // namespace gemm_detail
 
-// C[M,N] = alpha·op(A)·op(B) + beta·C, all row-major. op(A) is [M,K] (A stored [K,M] when transA), op(B) is
-// [K,N] (B stored [N,K] when transB); lda/ldb/ldc are row strides in elements. beta == 0: C is not read.
-// Runs on omp_get_max_threads() threads, or serially when called inside an OpenMP parallel region (even
-// an inactive one).
+// C[M,N] = alpha·op(A)·op(B) + beta·C (+ bias), all row-major. op(A) is [M,K] (A stored [K,M] when transA),
+// op(B) is [K,N] (B stored [N,K] when transB); lda/ldb/ldc are row strides in elements. beta == 0: C is not
+// read. bias: [N] added to every row of C (a linear layer's bias, added while each tile is in L1), or
+// nullptr. Runs on omp_get_max_threads() threads, or serially when called inside an OpenMP parallel
+// region (even an inactive one).
 inline void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                  const float* bias = nullptr) {
   gemm_detail::check_args("sgemm", transA, transB, M, N, K, lda, ldb, ldc);
-  gemm_detail::sgemm_run(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, gemm_detail::max_threads());
+  gemm_detail::sgemm_run(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias,
+                         gemm_detail::max_threads());
 }
 
 // `batch` independent GEMMs as sgemm; operand i at A + i·strideA, B + i·strideB, C + i·strideC.
@@ -354,7 +362,7 @@ inline void sgemm_batched(bool transA, bool transB, int64_t M, int64_t N, int64_
   if (!over_batch) {
     for (int64_t i = 0; i < batch; ++i)
       gemm_detail::sgemm_run(transA, transB, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
-                             C + i * strideC, ldc, nt);
+                             C + i * strideC, ldc, nullptr, nt);
     return;
   }
 #ifdef _OPENMP
@@ -362,7 +370,7 @@ inline void sgemm_batched(bool transA, bool transB, int64_t M, int64_t N, int64_
 #endif
   for (int64_t i = 0; i < batch; ++i)
     gemm_detail::sgemm_run(transA, transB, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
-                           C + i * strideC, ldc, 1);
+                           C + i * strideC, ldc, nullptr, 1);
 }
 
 // The micro-kernel in use: "avx512", "avx2" or "generic" (the CPU's best, or UNIGEN_CPU_KERNEL's choice).
