@@ -27,6 +27,17 @@ TEST_CASE("gradients accumulate across backward calls and across uses", "[autogr
   auto y = w * w + w;  // w used twice in one graph: 2w + 1
   sum(y).backward();
   REQUIRE(w.grad().to_vector() == std::vector<double>{5, 5});
+
+  // An intermediate used three times (as a residual is): its first gradient is kept as given, the second
+  // (here through a transposed view, so strided) is summed with it into a new buffer, the third added
+  // in place. d/dm of Σ h·c + Σ hᵀ·cᵀ·2 + Σ h·h with h = 3m: 3·(c + 2c + 2h).
+  auto m = Tensor<double>::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3}).set_requires_grad();
+  auto c = Tensor<double>::from_vector(std::vector<double>{1, -1, 2, 0, 3, -2}, {2, 3});
+  auto h = m * 3.0;
+  (sum(h * c) + sum(h.mT() * c.mT() * 2.0) + sum(h * h)).backward();
+  std::vector<double> want;
+  for (int i = 0; i < 6; ++i) want.push_back(3.0 * (3.0 * c.to_vector()[size_t(i)] + 2.0 * 3.0 * (i + 1)));
+  REQUIRE(m.grad().to_vector() == want);
 }
 
 TEST_CASE("the graph is freed after backward unless retained", "[autograd]") {

@@ -91,6 +91,18 @@ void accumulate(const Tensor<T>& input, const Tensor<T>& grad) {
       node->grad = grad;
       return;
     }
+    if (!node->owned) {  // a second gradient (a residual's): the sum in one pass, not a copy then an add
+      const Tensor<T>& first = node->grad;
+      Tensor<T> sum = Tensor<T>::empty(input.shape());
+      const T *a = first.impl().storage.get(), *b = grad.impl().storage.get();
+      T* d = sum.data();
+      cpu::strided_for_each_parallel<3>(sum.shape(), {sum.strides().data(), first.strides().data(), grad.strides().data()},
+                                        {0, first.offset(), grad.offset()},
+                                        [&](auto o) { d[o[0]] = T(acc_t<T>(a[o[1]]) + acc_t<T>(b[o[2]])); });
+      node->grad = std::move(sum);
+      node->owned = true;
+      return;
+    }
   } else if (!input.impl().grad) {
     input.impl().grad = grad.clone().impl_ptr();
     return;
