@@ -493,6 +493,24 @@ TEST_CASE("fused attention equals the composition of basic ops, forward and back
     close(gk, k.grad());
     close(gv, v.grad());
   }
+  // q, k, v read in place: the head views of one fused projection (rows 3·H·dh apart), a key view that
+  // broadcasts over the heads, and a gradient that is a permuted view too.
+  for (bool causal : {false, true}) {
+    auto h = Tensor<float>::randn({2, 81, 3, 3, 16}, g).set_requires_grad();
+    auto part = [&](int64_t i) { return h.select(2, i).permute({0, 2, 1, 3}); };  // [2, 3, 81, 16]
+    auto kb = [&] { return part(1).narrow(1, 1, 1); };                          // [2, 1, 81, 16]
+    auto dout = Tensor<float>::randn({2, 81, 3, 16}, g).permute({0, 2, 1, 3});
+    auto fused = scaled_dot_product_attention(part(0), kb(), part(2), {}, causal);
+    fused.backward(dout);
+    auto gh = h.grad();
+    h.zero_grad();
+    auto ref = detail::attention_composed(part(0), kb(), part(2), {}, causal);
+    ref.backward(dout);
+    auto x = fused.to_vector(), y = ref.to_vector(), gx = gh.to_vector(), gy = h.grad().to_vector();
+    REQUIRE(x.size() == y.size());
+    for (size_t i = 0; i < x.size(); ++i) REQUIRE(x[i] == Approx(y[i]).margin(2e-5).epsilon(1e-4));
+    for (size_t i = 0; i < gx.size(); ++i) REQUIRE(gx[i] == Approx(gy[i]).margin(2e-5).epsilon(1e-4));
+  }
   // no queries: keys and values get zero gradients (there is no row block to write them)
   auto q = Tensor<float>::randn({2, 0, 16}, g).set_requires_grad();
   auto k = Tensor<float>::randn({2, 5, 16}, g).set_requires_grad();

@@ -62,14 +62,37 @@ AttentionGeometry attention_geometry(const Tensor<T>& q, const Tensor<T>& k, con
   return g;
 }
 
-// x: [..., T, c] broadcast to [batch..., T, c] and copied densely as [BH, T, c] in compute type A.
+// An input of the attention kernels, [..., T, c] seen as BH slices of [T, c] in compute type A: slice b
+// at p + off[b] (broadcast slices share an offset), its rows ld apart, each row c contiguous values.
+// keep holds the storage.
+template <class A>
+struct AttentionOperand {
+  Tensor<A> keep;
+  const A* p = nullptr;
+  std::vector<int64_t> off;
+  int64_t ld = 0;
+  const A* slice(int64_t b) const { return p + off[size_t(b)]; }
+};
+
+// x read in place when it is already of type A with contiguous rows (the q, k, v views of a fused
+// projection, whose rows are 3·d apart, and the strided gradient of a head merge), else converted to
+// a dense copy first. batch: the broadcast batch dims of the call.
 template <class A, class T>
-Tensor<A> attention_operand(const Tensor<T>& x, const Shape& batch) {
-  Shape s = batch;
-  s.push_back(x.size(-2));
-  s.push_back(x.size(-1));
-  Tensor<A> r = x.detach().expand(s).template to<A>().contiguous();
-  return r.view({numel_of(batch), x.size(-2), x.size(-1)});
+AttentionOperand<A> attention_operand(const Tensor<T>& x, const Shape& batch) {
+  AttentionOperand<A> r;
+  const int64_t rows = x.size(-2), cols = x.size(-1);
+  const bool rows_ok = (x.stride(-1) == 1 || cols == 1) && (rows <= 1 || x.stride(-2) >= cols);
+  if constexpr (std::is_same_v<A, T>) {
+    if (rows_ok) r.keep = x.detach();
+  }
+  if (!r.keep.defined()) r.keep = x.detach().template to<A>().contiguous();
+  r.p = r.keep.impl().storage.get();
+  r.ld = rows <= 1 ? cols : r.keep.stride(-2);
+  Shape xb(r.keep.shape().begin(), r.keep.shape().end() - 2), xst(r.keep.strides().begin(), r.keep.strides().end() - 2);
+  Shape bst = broadcast_strides(xb, xst, batch);
+  cpu::strided_for_each<1>(batch, {bst.data()}, {r.keep.offset()},
+                           [&](const std::array<int64_t, 1>& o) { r.off.push_back(o[0]); });
+  return r;
 }
 
 // Sets to -inf the scores row: [Tk] of query i in slice b that it may not attend to (g.allowed, a row at a time).
@@ -93,10 +116,11 @@ void mask_scores_row(const AttentionGeometry& g, int64_t b, int64_t i, A* row) {
 // whole slice is one block, so each slice packs its keys once per product instead of once per block.
 inline int64_t attention_row_block(int64_t Tk) { return std::max<int64_t>(64, 32768 / std::max<int64_t>(Tk, 1) / 8 * 8); }
 
-// Forward on dense [BH, T, c] operands: o = softmax(scale·q·kᵀ masked)·v, and lse (log-sum-exp of each
-// row's scaled, masked scores; -inf for a row that may attend to nothing, whose output is 0).
+// Forward: o = softmax(scale·q·kᵀ masked)·v (o dense [BH, Tq, dv]), and lse (log-sum-exp of each row's
+// scaled, masked scores; -inf for a row that may attend to nothing, whose output is 0).
 template <class A>
-void attention_forward(const AttentionGeometry& g, const A* q, const A* k, const A* v, A* o, A* lse) {
+void attention_forward(const AttentionGeometry& g, const AttentionOperand<A>& q, const AttentionOperand<A>& k,
+                       const AttentionOperand<A>& v, A* o, A* lse) {
   const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = attention_row_block(Tk);
   const int64_t nblk = (Tq + RB - 1) / RB;
   const A ninf = -std::numeric_limits<A>::infinity();
@@ -106,8 +130,7 @@ void attention_forward(const AttentionGeometry& g, const A* q, const A* k, const
 #pragma omp for schedule(static)
     for (int64_t job = 0; job < g.BH * nblk; ++job) {
       const int64_t b = job / nblk, r0 = (job % nblk) * RB, rb = std::min(RB, Tq - r0);
-      const A* qb = q + (b * Tq + r0) * d;
-      gemm<A>(false, true, rb, Tk, d, g.scale, qb, d, k + b * Tk * d, d, 0.0, s.data(), Tk);
+      gemm<A>(false, true, rb, Tk, d, g.scale, q.slice(b) + r0 * q.ld, q.ld, k.slice(b), k.ld, 0.0, s.data(), Tk);
       for (int64_t i = 0; i < rb; ++i) {
         A* row = s.data() + i * Tk;
         mask_scores_row(g, b, r0 + i, row);
@@ -122,18 +145,19 @@ void attention_forward(const AttentionGeometry& g, const A* q, const A* k, const
         const A inv = A(1) / sum;
         for (int64_t j = 0; j < Tk; ++j) row[j] *= inv;
       }
-      gemm<A>(false, false, rb, dv, Tk, 1.0, s.data(), Tk, v + b * Tk * dv, dv, 0.0, o + (b * Tq + r0) * dv, dv);
+      gemm<A>(false, false, rb, dv, Tk, 1.0, s.data(), Tk, v.slice(b), v.ld, 0.0, o + (b * Tq + r0) * dv, dv);
     }
   }
 }
 
 // Backward: from do, recomputes each block's probabilities from lse and writes dq, dk, dv (dense
 // [BH, T, c]; dk and dv are set by a slice's first row block and added to by the others, so none needs
-// zeroing first). With D_i = Σ_c do_ic·o_ic:
+// zeroing first). o, lse: the forward's. With D_i = Σ_c do_ic·o_ic:
 //   dv += pᵀ·do;  dp = do·vᵀ;  ds = p∘(dp − D);  dq = scale·ds·k;  dk += scale·dsᵀ·q.
 template <class A>
-void attention_backward(const AttentionGeometry& g, const A* q, const A* k, const A* v, const A* o, const A* lse,
-                        const A* dout, A* dq, A* dk, A* dvv) {
+void attention_backward(const AttentionGeometry& g, const AttentionOperand<A>& q, const AttentionOperand<A>& k,
+                        const AttentionOperand<A>& v, const A* o, const A* lse, const AttentionOperand<A>& dout, A* dq,
+                        A* dk, A* dvv) {
   const int64_t Tq = g.Tq, Tk = g.Tk, d = g.d, dv = g.dv, RB = attention_row_block(Tk);
   const A ninf = -std::numeric_limits<A>::infinity();
   if (Tq == 0) {  // no row block to set dk and dv: no query depends on the keys and values
@@ -149,9 +173,9 @@ void attention_backward(const AttentionGeometry& g, const A* q, const A* k, cons
     for (int64_t b = 0; b < g.BH; ++b) {
       for (int64_t r0 = 0; r0 < Tq; r0 += RB) {
         const int64_t rb = std::min(RB, Tq - r0);
-        const A *qb = q + (b * Tq + r0) * d, *ob = o + (b * Tq + r0) * dv, *dob = dout + (b * Tq + r0) * dv;
+        const A *qb = q.slice(b) + r0 * q.ld, *ob = o + (b * Tq + r0) * dv, *dob = dout.slice(b) + r0 * dout.ld;
         const double acc = r0 == 0 ? 0.0 : 1.0;  // beta of the dk and dv products
-        gemm<A>(false, true, rb, Tk, d, g.scale, qb, d, k + b * Tk * d, d, 0.0, p.data(), Tk);
+        gemm<A>(false, true, rb, Tk, d, g.scale, qb, q.ld, k.slice(b), k.ld, 0.0, p.data(), Tk);
         for (int64_t i = 0; i < rb; ++i) {
           const A l = lse[b * Tq + r0 + i];
           A* row = p.data() + i * Tk;
@@ -160,14 +184,14 @@ void attention_backward(const AttentionGeometry& g, const A* q, const A* k, cons
             std::fill(row, row + Tk, A(0));
           else
             cpu::row_exp_sum(row, row, Tk, l);
-          D[size_t(i)] = cpu::row_dot(dob + i * dv, ob + i * dv, dv);
+          D[size_t(i)] = cpu::row_dot(dob + i * dout.ld, ob + i * dv, dv);
         }
-        gemm<A>(true, false, Tk, dv, rb, 1.0, p.data(), Tk, dob, dv, acc, dvv + b * Tk * dv, dv);
-        gemm<A>(false, true, rb, Tk, dv, 1.0, dob, dv, v + b * Tk * dv, dv, 0.0, dp.data(), Tk);
+        gemm<A>(true, false, Tk, dv, rb, 1.0, p.data(), Tk, dob, dout.ld, acc, dvv + b * Tk * dv, dv);
+        gemm<A>(false, true, rb, Tk, dv, 1.0, dob, dout.ld, v.slice(b), v.ld, 0.0, dp.data(), Tk);
         for (int64_t i = 0; i < rb; ++i)
           for (int64_t j = 0; j < Tk; ++j) p[size_t(i * Tk + j)] *= dp[size_t(i * Tk + j)] - D[size_t(i)];
-        gemm<A>(false, false, rb, d, Tk, g.scale, p.data(), Tk, k + b * Tk * d, d, 0.0, dq + (b * Tq + r0) * d, d);
-        gemm<A>(true, false, Tk, d, rb, g.scale, p.data(), Tk, qb, d, acc, dk + b * Tk * d, d);
+        gemm<A>(false, false, rb, d, Tk, g.scale, p.data(), Tk, k.slice(b), k.ld, 0.0, dq + (b * Tq + r0) * d, d);
+        gemm<A>(true, false, Tk, d, rb, g.scale, p.data(), Tk, qb, q.ld, acc, dk + b * Tk * d, d);
       }
     }
   }
@@ -209,20 +233,20 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
   using A = acc_t<T>;
   detail::require_cpu("scaled_dot_product_attention", q, k, v);
   detail::AttentionGeometry g = detail::attention_geometry(q, k, v, mask, causal, scale);
-  Tensor<A> qa = detail::attention_operand<A>(q, g.batch), ka = detail::attention_operand<A>(k, g.batch),
-            va = detail::attention_operand<A>(v, g.batch);
+  auto qa = detail::attention_operand<A>(q, g.batch), ka = detail::attention_operand<A>(k, g.batch),
+       va = detail::attention_operand<A>(v, g.batch);
   Tensor<A> o = Tensor<A>::empty({g.BH, g.Tq, g.dv}), lse = Tensor<A>::empty({g.BH, g.Tq});
-  detail::attention_forward<A>(g, qa.data(), ka.data(), va.data(), o.data(), lse.data());
+  detail::attention_forward<A>(g, qa, ka, va, o.data(), lse.data());
   Shape os = g.batch;
   os.push_back(g.Tq);
   os.push_back(g.dv);
   Tensor<T> out = o.view(os).template to<T>();
   autograd::record("scaled_dot_product_attention", out, [q, k, v, g, qa, ka, va, o, lse](const Tensor<T>& grad) {
-    Tensor<A> dout = detail::attention_operand<A>(grad, g.batch);
+    auto dout = detail::attention_operand<A>(grad, g.batch);
     // written in full by attention_backward
-    Tensor<A> dq = Tensor<A>::empty(qa.shape()), dk = Tensor<A>::empty(ka.shape()), dvv = Tensor<A>::empty(va.shape());
-    detail::attention_backward<A>(g, qa.data(), ka.data(), va.data(), o.data(), lse.data(), dout.data(), dq.data(),
-                                  dk.data(), dvv.data());
+    Tensor<A> dq = Tensor<A>::empty({g.BH, g.Tq, g.d}), dk = Tensor<A>::empty({g.BH, g.Tk, g.d}),
+              dvv = Tensor<A>::empty({g.BH, g.Tk, g.dv});
+    detail::attention_backward<A>(g, qa, ka, va, o.data(), lse.data(), dout, dq.data(), dk.data(), dvv.data());
     // gx is given up, so that a leaf takes the buffer itself as its gradient when nothing else holds it
     auto back = [&](const Tensor<T>& x, Tensor<A>&& gx) {
       Shape s = g.batch;
