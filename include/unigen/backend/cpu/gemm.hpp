@@ -1,7 +1,8 @@
 #pragma once
-// Single-precision GEMM for the CPU backend (BLIS-style): C = alpha·op(A)·op(B) + beta·C, row-major.
-// Loops, outermost first:  pc (K by KC) → jc (N by NC, pack the B block) → ir (MR rows of A: read in
-// place, or packed when transposed or at the edge) → jr (NR columns) → micro-kernel (gemm_kernels.hpp).
+// Single-precision GEMM for the CPU backend (BLIS-style): C = alpha·op(A)·op(B) + beta·C (+ a bias row),
+// row-major. Loops, outermost first:  pc (K in equal passes of at most KC) → jc (N by NC, pack the B
+// block) → ir (MR rows of A: read in place, or packed when transposed or at the edge) → jr (NR columns)
+// → micro-kernel (gemm_kernels.hpp).
 // The micro-kernel is picked at run time from the CPU's features (or UNIGEN_CPU_KERNEL); OpenMP threads
 // each take a rectangle of C and run that loop nest on it with their own packing buffers.
 #include <algorithm>
