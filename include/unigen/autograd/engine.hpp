@@ -96,7 +96,8 @@ void accumulate(const Tensor<T>& input, const Tensor<T>& grad) {
       Tensor<T> sum = Tensor<T>::empty(input.shape());
       const T *a = first.impl().storage.get(), *b = grad.impl().storage.get();
       T* d = sum.data();
-      cpu::strided_for_each_parallel<3>(sum.shape(), {sum.strides().data(), first.strides().data(), grad.strides().data()},
+      cpu::strided_for_each_parallel<3>(sum.shape(),
+                                        {sum.strides().data(), first.strides().data(), grad.strides().data()},
                                         {0, first.offset(), grad.offset()},
                                         [&](auto o) { d[o[0]] = T(acc_t<T>(a[o[1]]) + acc_t<T>(b[o[2]])); });
       node->grad = std::move(sum);

@@ -31,6 +31,18 @@ struct AttentionGeometry {
   }
 };
 
+// Where each of the BH slices of x's last two dims starts in its storage, x broadcast to `batch` (the
+// slices a broadcast dim repeats share an offset).
+template <class T>
+std::vector<int64_t> slice_offsets(const Tensor<T>& x, const Shape& batch) {
+  Shape xb(x.shape().begin(), x.shape().end() - 2), xst(x.strides().begin(), x.strides().end() - 2);
+  Shape bst = broadcast_strides(xb, xst, batch);
+  std::vector<int64_t> off;
+  cpu::strided_for_each<1>(batch, {bst.data()}, {x.offset()},
+                           [&](const std::array<int64_t, 1>& o) { off.push_back(o[0]); });
+  return off;
+}
+
 template <class T>
 AttentionGeometry attention_geometry(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                                      const Tensor<bool>& mask, bool causal, double scale) {
@@ -55,9 +67,7 @@ AttentionGeometry attention_geometry(const Tensor<T>& q, const Tensor<T>& k, con
           full);
     g.mask = mask.expand(full);
     g.mask_rs = g.mask.stride(-2), g.mask_cs = g.mask.stride(-1);
-    Shape bst(g.mask.strides().begin(), g.mask.strides().end() - 2);
-    cpu::strided_for_each<1>(g.batch, {bst.data()}, {g.mask.offset()},
-                             [&](const std::array<int64_t, 1>& o) { g.mask_offset.push_back(o[0]); });
+    g.mask_offset = slice_offsets(g.mask, g.batch);
   }
   return g;
 }
@@ -88,10 +98,7 @@ AttentionOperand<A> attention_operand(const Tensor<T>& x, const Shape& batch) {
   if (!r.keep.defined()) r.keep = x.detach().template to<A>().contiguous();
   r.p = r.keep.impl().storage.get();
   r.ld = rows <= 1 ? cols : r.keep.stride(-2);
-  Shape xb(r.keep.shape().begin(), r.keep.shape().end() - 2), xst(r.keep.strides().begin(), r.keep.strides().end() - 2);
-  Shape bst = broadcast_strides(xb, xst, batch);
-  cpu::strided_for_each<1>(batch, {bst.data()}, {r.keep.offset()},
-                           [&](const std::array<int64_t, 1>& o) { r.off.push_back(o[0]); });
+  r.off = slice_offsets(r.keep, batch);
   return r;
 }
 
