@@ -133,9 +133,10 @@ TEST_CASE("sgemm: real-valued inputs, large K and M past the cache blocks", "[ge
 }
 
 TEST_CASE("sgemm: a bias row is added once, on every kernel, thread split and K = 0", "[gemm]") {
-  // {M, N, K}: edge tiles, K in several passes (bias added on the first only), N wide enough that two
-  // threads split it, K = 0 and alpha = 0 (C = beta·C + bias without a product).
-  const int64_t sizes[][3] = {{1, 1, 1}, {7, 33, 257}, {33, 67, 1100}, {7, 1000, 33}, {257, 130, 65}, {5, 9, 0}};
+  // {M, N, K}: edge tiles; K in several passes (bias added on the first only) with two threads splitting
+  // N; N past the B block, split by two threads; two threads splitting M; K = 0 and alpha = 0 (C = beta·C
+  // + bias without a product).
+  const int64_t sizes[][3] = {{1, 1, 1}, {7, 33, 257}, {33, 67, 1100}, {7, 1000, 257}, {257, 130, 65}, {5, 9, 0}};
   const float ab[][2] = {{1.0f, 0.0f}, {2.0f, -1.0f}, {0.0f, 0.5f}};
   for (const auto& k : kernels()) {
     KernelGuard g(k);
