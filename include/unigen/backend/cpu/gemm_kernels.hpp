@@ -68,8 +68,8 @@ struct Avx2 {
 // The k loop is written in assembly with fixed registers (zmm0-23 the tile, row i in zmm4i..4i+3;
 // zmm24-27 the B row; zmm28-31 the broadcasts). The same loop in intrinsics left GCC 4 registers short
 // once unrolled, and it rotated the accumulators through moves and spare registers: against it, in one
-// process alternating (2026-11-28, 1 thread), 1.01-1.09× as fast on the Transformer shapes and 1.02-1.03×
-// on 1024² and 2048²; a tile alone, B streaming from L2, 1.02-1.07×.
+// process alternating (2026-11-28, 1 thread), 1.01-1.09× as fast on the Transformer shapes and 1.01-1.03×
+// on 1024² and 2048²; a tile alone, B streaming from L2, 1.01-1.07×.
 // One k step: the B row at byte offset OFF of %[b] into zmm24-27; rows 0-2 of A broadcast from a, a +
 // rsa, a + 2·rsa, rows 3-5 from a3 = a + 3·rsa (rsa, csa in bytes); then a and a3 advance by csa.
 #define UNIGEN_FMA4(bc, acc0, acc1, acc2, acc3)          \
