@@ -132,6 +132,28 @@ TEST_CASE("sgemm: real-valued inputs, large K and M past the cache blocks", "[ge
   }
 }
 
+TEST_CASE("sgemm: a few rows against a transposed B (the dot-product path), every row and column block", "[gemm]") {
+  // M <= 16 takes gemm_small_m on AVX-512 (M = 17 the packed path): blocks of 1-4 rows, 6-24 columns, K
+  // past and short of 16 lanes.
+  const int64_t ns[] = {1, 5, 7, 23, 25, 100}, ks[] = {1, 15, 16, 17, 300};
+  for (const auto& k : kernels()) {
+    KernelGuard g(k);
+    std::mt19937 rng(5);
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      for (int64_t M = 1; M <= 17; ++M)
+        for (int64_t N : ns)
+          for (int64_t K : ks) check_gemm(false, true, M, N, K, 1.0f, 0.0f, 0, true, rng);
+      for (int64_t M : {1, 2, 3, 4, 6, 16}) {
+        check_gemm(false, true, M, 100, 300, 2.0f, -1.0f, 3, true, rng);
+        check_gemm(false, true, M, 37, 33, 0.5f, 0.0f, 1, true, rng, true);
+        check_gemm(false, true, M, 1000, 1000, 0.7f, 0.3f, 0, false, rng, true);
+      }
+    }
+    omp_set_num_threads(omp_get_num_procs());
+  }
+}
+
 TEST_CASE("sgemm: a bias row is added once, on every kernel, thread split and K = 0", "[gemm]") {
   // {M, N, K}: edge tiles; K in several passes (bias added on the first only) with two threads splitting
   // N; N past the B block, split by two threads; two threads splitting M; K = 0 and alpha = 0 (C = beta·C

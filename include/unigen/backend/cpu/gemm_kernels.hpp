@@ -159,6 +159,59 @@ struct Avx512 {
           "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
   }
 };
+
+// The small-M product with a transposed B (gemm_detail::gemm_small_m: a linear layer's x·Wᵀ on a few
+// rows, where packing B would cost more than the product): RM rows of A against CN rows of B, both read
+// in place, k contiguous in each. c[r·ldc + j] = alpha·Σ_k a[r·lda + k]·b[j·ldb + k] + beta·c (beta == 0:
+// c not read), + bias[j] unless bias is null, for r < RM and j < ncols ≤ CN (the rows of B past ncols
+// repeat the last one and are not stored). Per 16 k: RM + CN loads, RM·CN ≤ 24 FMAs into zmm
+// accumulators, each summed across its lanes at the end; the k tail is a masked load.
+template <int RM, int CN>
+__attribute__((target("avx512f,avx2,fma"))) void dot_avx512(int64_t kc, const float* a, int64_t lda, const float* b,
+                                                          int64_t ldb, int64_t ncols, float* c, int64_t ldc,
+                                                          float alpha, float beta, const float* bias) {
+  static_assert(RM * CN <= 24, "dot_avx512: more accumulators than registers");
+  const float* br[CN];
+  for (int j = 0; j < CN; ++j) br[j] = b + (j < ncols ? j : ncols - 1) * ldb;
+  __m512 acc[RM][CN];
+  for (int r = 0; r < RM; ++r)
+    for (int j = 0; j < CN; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; k += 16) {
+    const __mmask16 m = kc - k >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (kc - k)) - 1);
+    __m512 av[RM];
+#pragma GCC unroll 4
+    for (int r = 0; r < RM; ++r) av[r] = _mm512_maskz_loadu_ps(m, a + r * lda + k);
+#pragma GCC unroll 24
+    for (int j = 0; j < CN; ++j) {
+      const __m512 bv = _mm512_maskz_loadu_ps(m, br[j] + k);
+#pragma GCC unroll 4
+      for (int r = 0; r < RM; ++r) acc[r][j] = _mm512_fmadd_ps(av[r], bv, acc[r][j]);
+    }
+  }
+  // Every accumulator summed across its lanes (by halves: 256-bit, 128-bit, 64-bit, 32-bit swaps, so
+  // every lane ends with the total), all of them, before any is stored: summing only the first ncols
+  // made GCC keep a copy of every accumulator on the stack, stored again on every k step. The
+  // all-lanes masked shuffles: the plain ones start from an undefined vector that GCC 12 warns about.
+  float sum[RM][CN];
+#pragma GCC unroll 4
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 24
+    for (int j = 0; j < CN; ++j) {
+      __m512 t = acc[r][j];
+      t = _mm512_add_ps(t, _mm512_mask_shuffle_f32x4(t, 0xFFFF, t, t, 0x4E));
+      t = _mm512_add_ps(t, _mm512_mask_shuffle_f32x4(t, 0xFFFF, t, t, 0xB1));
+      t = _mm512_add_ps(t, _mm512_mask_permute_ps(t, 0xFFFF, t, 0x4E));
+      t = _mm512_add_ps(t, _mm512_mask_permute_ps(t, 0xFFFF, t, 0xB1));
+      sum[r][j] = _mm512_cvtss_f32(t);
+    }
+  for (int r = 0; r < RM; ++r)
+    for (int j = 0; j < ncols; ++j) {
+      float& dst = c[r * ldc + j];
+      const float v = alpha * sum[r][j];
+      dst = (beta == 0.0f ? v : v + beta * dst) + (bias ? bias[j] : 0.0f);
+    }
+}
+
 #undef UNIGEN_FMA4
 #undef UNIGEN_STEP
 #undef UNIGEN_KLOOP
