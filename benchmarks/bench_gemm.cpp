@@ -1,6 +1,7 @@
 // Single-precision GEMM, row-major C = A·B, unigen against the peers compiled in (Eigen, OpenBLAS, oneDNN).
 // Benchmarks are named gemm/<lib>/<M>/<N>/<K>/<threads> and report GFLOPS (2·M·N·K over the wall time
-// of the fastest call). peak/fma/<threads> measures the multiply-add peak they are bounded by.
+// of the fastest call); gemm_nt/... the same for C = A·Bᵀ (B stored [N,K]) with a few rows, a linear layer's
+// product at inference. peak/fma/<threads> measures the multiply-add peak they are bounded by.
 // OpenBLAS reads OPENBLAS_CORETYPE when the library loads, before main: when it is unset (and the CPU has
 // AVX-512) the program sets it to SkylakeX and re-executes itself, so OpenBLAS runs its best kernel here.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -93,42 +94,47 @@ void set_threads(Lib lib, int threads) {
   (void)lib;
 }
 
-// c[M,N] = a[M,K]·b[K,N], all row-major and contiguous.
-void gemm(Lib lib, int64_t M, int64_t N, int64_t K, const float* a, const float* b, float* c) {
+// c[M,N] = a[M,K]·b[K,N], all row-major and contiguous; with tb, c = a·bᵀ for b stored [N,K] (a linear
+// layer's x·Wᵀ).
+void gemm(Lib lib, bool tb, int64_t M, int64_t N, int64_t K, const float* a, const float* b, float* c) {
+  const int64_t ldb = tb ? K : N;
   switch (lib) {
-    case Lib::unigen: unigen::cpu::sgemm(false, false, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N); break;
+    case Lib::unigen: unigen::cpu::sgemm(false, tb, M, N, K, 1.0f, a, K, b, ldb, 0.0f, c, N); break;
 #ifdef UNIGEN_BENCH_HAVE_EIGEN
     case Lib::eigen: {
       using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-      Eigen::Map<const RowMat> ma(a, M, K), mb(b, K, N);
+      Eigen::Map<const RowMat> ma(a, M, K), mb(b, tb ? N : K, tb ? K : N);
       Eigen::Map<RowMat> mc(c, M, N);
-      mc.noalias() = ma * mb;
+      if (tb)
+        mc.noalias() = ma * mb.transpose();
+      else
+        mc.noalias() = ma * mb;
       break;
     }
 #endif
 #ifdef UNIGEN_BENCH_HAVE_OPENBLAS
     case Lib::openblas:
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(M), blasint(N), blasint(K), 1.0f, a,
-                  blasint(K), b, blasint(N), 0.0f, c, blasint(N));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blasint(M), blasint(N), blasint(K), 1.0f,
+                  a, blasint(K), b, blasint(ldb), 0.0f, c, blasint(N));
       break;
 #endif
 #ifdef UNIGEN_BENCH_HAVE_DNNL
     case Lib::onednn:
-      if (dnnl_sgemm('N', 'N', M, N, K, 1.0f, a, K, b, N, 0.0f, c, N) != dnnl_success) std::abort();
+      if (dnnl_sgemm('N', tb ? 'T' : 'N', M, N, K, 1.0f, a, K, b, ldb, 0.0f, c, N) != dnnl_success) std::abort();
       break;
 #endif
     default: std::abort();
   }
 }
 
-void bench(benchmark::State& st, Lib lib, int64_t M, int64_t N, int64_t K, int threads) {
+void bench(benchmark::State& st, Lib lib, bool tb, int64_t M, int64_t N, int64_t K, int threads) {
   Problem& p = problem(M, N, K);
   set_threads(lib, threads);
-  gemm(lib, M, N, K, p.a.data(), p.b.data(), p.c.data());  // warm-up: JIT (oneDNN), thread pools, caches
+  gemm(lib, tb, M, N, K, p.a.data(), p.b.data(), p.c.data());  // warm-up: JIT (oneDNN), thread pools, caches
   std::vector<double> seconds;
   for (auto _ : st) {
     const auto t0 = std::chrono::steady_clock::now();
-    gemm(lib, M, N, K, p.a.data(), p.b.data(), p.c.data());
+    gemm(lib, tb, M, N, K, p.a.data(), p.b.data(), p.c.data());
     benchmark::ClobberMemory();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
@@ -188,22 +194,25 @@ void bench_peak(benchmark::State& st, bool avx512, int threads) {
 }
 #endif
 
-// Every library computes one odd-sized product; all must agree with unigen (guards the peers' calls).
+// Every library computes odd-sized products, B as stored and transposed, one of them with few rows; all
+// must agree with unigen (guards the peers' calls).
 void cross_check() {
-  const int64_t M = 67, N = 45, K = 33;
-  Problem& p = problem(M, N, K);
-  std::vector<float> want(size_t(M * N));
-  gemm(Lib::unigen, M, N, K, p.a.data(), p.b.data(), want.data());
-  for (Lib lib : libs()) {
-    std::vector<float> got(size_t(M * N));
-    gemm(lib, M, N, K, p.a.data(), p.b.data(), got.data());
-    for (size_t i = 0; i < got.size(); ++i)
-      if (!(std::abs(got[i] - want[i]) < 1e-4f)) {
-        std::fprintf(stderr, "bench_gemm: %s disagrees with unigen at %zu: %g vs %g\n", lib_name(lib), i,
-                     double(got[i]), double(want[i]));
-        std::exit(1);
+  for (const auto& [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{67, 45, 33}, {3, 45, 33}})
+    for (bool tb : {false, true}) {
+      Problem& p = problem(M, N, K);
+      std::vector<float> want(size_t(M * N));
+      gemm(Lib::unigen, tb, M, N, K, p.a.data(), p.b.data(), want.data());
+      for (Lib lib : libs()) {
+        std::vector<float> got(size_t(M * N));
+        gemm(lib, tb, M, N, K, p.a.data(), p.b.data(), got.data());
+        for (size_t i = 0; i < got.size(); ++i)
+          if (!(std::abs(got[i] - want[i]) < 1e-4f)) {
+            std::fprintf(stderr, "bench_gemm: %s disagrees with unigen at %zu (M=%ld, transB=%d): %g vs %g\n",
+                         lib_name(lib), i, long(M), int(tb), double(got[i]), double(want[i]));
+            std::exit(1);
+          }
       }
-  }
+    }
 }
 
 }  // namespace
@@ -236,14 +245,22 @@ int main(int argc, char** argv) {
                                    isa == unigen::cpu::Isa::avx512, threads)
           ->Unit(benchmark::kMillisecond);
 #endif
+  // A linear layer on a few rows (gemm_nt: C = A·Bᵀ, B stored [N,K]): M = 1, 4, 16 against the weights of
+  // the tiny config's q/k/v projection (N×K 768×256), the base config's first FFN layer (3072×768) and 1024².
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> small;
+  for (int64_t m : {1, 4, 16})
+    for (const auto& [n, k] : {std::pair<int64_t, int64_t>{768, 256}, {3072, 768}, {1024, 1024}}) small.emplace_back(m, n, k);
+
   // The peers of one shape and thread count run back to back, so a change in machine load touches all alike.
-  for (const auto& [M, N, K] : shapes)
-    for (int threads : {1, 2})
-      for (Lib lib : libs()) {
-        const std::string name = "gemm/" + std::string(lib_name(lib)) + "/" + std::to_string(M) + "/" +
-                                 std::to_string(N) + "/" + std::to_string(K) + "/" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), bench, lib, M, N, K, threads)->Unit(benchmark::kMillisecond);
-      }
+  for (bool tb : {false, true})
+    for (const auto& [M, N, K] : tb ? small : shapes)
+      for (int threads : {1, 2})
+        for (Lib lib : libs()) {
+          const std::string name = std::string(tb ? "gemm_nt/" : "gemm/") + lib_name(lib) + "/" + std::to_string(M) +
+                                   "/" + std::to_string(N) + "/" + std::to_string(K) + "/" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), bench, lib, tb, M, N, K, threads)
+              ->Unit(tb ? benchmark::kMicrosecond : benchmark::kMillisecond);
+        }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -54,24 +54,26 @@ def gmean(v):
 def gemm(path):
     d = load(path)
     ctx = d["context"]
-    peak, r, shapes = {}, {}, []
+    peak, r, shapes, nt_shapes = {}, {}, [], []
     for b in d["benchmarks"]:
         parts = b["name"].split("/")
         if parts[0] == "peak":
             peak[parts[2]] = b["GFLOPS"]
             continue
-        _, lib, M, N, K, t = parts
-        r[(M, N, K, t, lib)] = b["GFLOPS"]
-        if (M, N, K, t) not in shapes:
-            shapes.append((M, N, K, t))
+        fam, lib, M, N, K, t = parts
+        r[(fam, M, N, K, t, lib)] = b["GFLOPS"]
+        sel = nt_shapes if fam == "gemm_nt" else shapes
+        if (M, N, K, t) not in sel:
+            sel.append((M, N, K, t))
     print(f"Run {ctx['date']}; unigen kernel `{ctx.get('unigen_kernel')}`, OpenBLAS core `{ctx.get('openblas_core')}`; "
           f"FMA peak {peak.get('1', 0):.1f} GFLOP/s on 1 thread, {peak.get('2', 0):.1f} on 2.\n")
-    print("| M×N×K | threads | unigen | oneDNN | OpenBLAS | Eigen | unigen / peak | unigen/oneDNN | unigen/OpenBLAS |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    if shapes:
+        print("| M×N×K | threads | unigen | oneDNN | OpenBLAS | Eigen | unigen / peak | unigen/oneDNN | unigen/OpenBLAS |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     target = lambda M, N, K: not (M == N == K and M in ("256", "512"))
     vs_dnnl, vs_blas, of_peak = {}, {}, {}
     for s in shapes:
-        u, o, ob, e = (r.get(s + (lib,), float("nan")) for lib in ("unigen", "onednn", "openblas", "eigen"))
+        u, o, ob, e = (r.get(("gemm",) + s + (lib,), float("nan")) for lib in ("unigen", "onednn", "openblas", "eigen"))
         a, b, pk = u / o, u / ob, peak[s[3]]
         tg = target(*s[:3])
         if tg:
@@ -92,15 +94,23 @@ def gemm(path):
         def pct(v):  # a range of shares, or one share when both ends round alike
             lo, hi = f"{min(v) * 100:.0f}", f"{max(v) * 100:.0f}"
             return f"{lo}%" if lo == hi else f"{lo}–{hi}%"
-        of = lambda lib, f=1.0: [f * r[s + (lib,)] / peak[s[3]] for s in vs_dnnl]
+        of = lambda lib, f=1.0: [f * r[("gemm",) + s + (lib,)] / peak[s[3]] for s in vs_dnnl]
         miss = [s for s in vs_blas if vs_blas[s] < 1.1]
         print(f"\nAll {len(vs_dnnl)} target entries: unigen/oneDNN geometric mean {gmean(list(vs_dnnl.values())):.3f}, "
               f"≥ 1.0 on {sum(v >= 1 for v in vs_dnnl.values())}; unigen/OpenBLAS geometric mean "
               f"{gmean(list(vs_blas.values())):.3f}, ≥ 1.1 on {sum(v >= 1.1 for v in vs_blas.values())}. Of the FMA "
               f"peak: unigen {pct(of('unigen'))}, oneDNN {pct(of('onednn'))}, OpenBLAS {pct(of('openblas'))}"
               + (f"; on the {len(miss)} {'entry' if len(miss) == 1 else 'entries'} below 1.1× OpenBLAS, 1.1× OpenBLAS is "
-                 f"{pct([1.1 * r[s + ('openblas',)] / peak[s[3]] for s in miss])} of the peak and unigen ran "
+                 f"{pct([1.1 * r[('gemm',) + s + ('openblas',)] / peak[s[3]] for s in miss])} of the peak and unigen ran "
                  f"{pct([of_peak[s] for s in miss])}." if miss else "."))
+    if nt_shapes:  # a linear layer on a few rows: C = A·Bᵀ (gemm_nt), no target
+        print("\nA few rows against a transposed B (`gemm_nt`: C = A·Bᵀ, B stored [N,K], a linear layer's product), "
+              "GFLOP/s:\n")
+        print("| M×N×K | threads | unigen | oneDNN | OpenBLAS | Eigen | unigen/oneDNN | unigen/OpenBLAS |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for s in nt_shapes:
+            u, o, ob, e = (r.get(("gemm_nt",) + s + (lib,), float("nan")) for lib in ("unigen", "onednn", "openblas", "eigen"))
+            print(f"| {s[0]}×{s[1]}×{s[2]} | {s[3]} | {u:.1f} | {o:.1f} | {ob:.1f} | {e:.1f} | {u / o:.2f} | {u / ob:.2f} |")
 
 
 def ops(path1, path2):
