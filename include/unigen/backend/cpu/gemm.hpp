@@ -4,7 +4,8 @@
 // block) → ir (MR rows of A: read in place, or packed when transposed or at the edge) → jr (NR columns)
 // → micro-kernel (gemm_kernels.hpp).
 // The micro-kernel is picked at run time from the CPU's features (or UNIGEN_CPU_KERNEL); OpenMP threads
-// each take a rectangle of C and run that loop nest on it with their own packing buffers.
+// each take a rectangle of C and run that loop nest on it with their own packing buffers. A few rows
+// against a transposed B (a linear layer at inference) skip it on AVX-512: gemm_small_m.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -286,11 +287,14 @@ void gemm_parallel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 // 0.83-1.14×, M = 32 0.78-1.08×; on 2 threads (256², 1024²) M = 16 1.07-1.55×, M = 24 0.82-1.14×.
 constexpr int64_t small_m_rows = 16;
 
+// B's rows per block of gemm_small_m for M rows of A: RM·CN <= 24 accumulators, RM = M up to 3, else
+// blocks of 4 rows against 6 of B.
+constexpr int small_m_cols(int64_t M) { return M == 1 ? 24 : M == 2 ? 12 : M == 3 ? 8 : 6; }
+
 // C = alpha·A·Bᵀ + beta·C (+ bias) for M <= small_m_rows, A [M,K] and B [N,K] read in place (k contiguous):
-// a linear layer on a few rows, where each packed float of B would serve only 2·M flops. B's rows in
-// blocks of CN (24 for one row of A, 12 for two, 8 for three, else 6), each block against the rows of A in
-// blocks of up to 4, so a block of B is read from memory once and from L1 by the other rows. Threads
-// split N.
+// a linear layer on a few rows, where each packed float of B would serve only 2·M flops. Each block of
+// B's rows runs against all rows of A, so it is read from memory once and from L1 by the other row
+// blocks. Threads split N.
 inline void gemm_small_m(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
                          int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
   // rows i0..i0+RM of C, columns j0..j1, in blocks of CN columns
@@ -301,23 +305,24 @@ inline void gemm_small_m(int64_t M, int64_t N, int64_t K, float alpha, const flo
                                        C + i0 * ldc + j, ldc, alpha, beta, bias ? bias + j : nullptr);
   };
   using std::integral_constant;
-  const int64_t cn = M == 1 ? 24 : M == 2 ? 12 : M == 3 ? 8 : 6, blocks = (N + cn - 1) / cn;
+  const int64_t cn = small_m_cols(M), blocks = (N + cn - 1) / cn;
   // A thread per 32 Ki multiply-adds at most: with nothing to pack, a second thread pays from about 40 Ki
   // (on 2 threads 1×256×256 1.29× and 1×768×256 1.71× as fast as on one; 2×128×128 0.91×).
   const double work = double(M) * double(N) * double(K);
   nt = int(std::min<double>({double(nt), double(blocks), std::max(1.0, work / 32768.0)}));
   auto part = [&](int t) {  // thread t's share of the column blocks
     const int64_t j0 = blocks * t / nt * cn, j1 = std::min(N, blocks * (t + 1) / nt * cn);
-    if (M == 1) run(integral_constant<int, 1>(), integral_constant<int, 24>(), 0, j0, j1);
-    if (M == 2) run(integral_constant<int, 2>(), integral_constant<int, 12>(), 0, j0, j1);
-    if (M == 3) run(integral_constant<int, 3>(), integral_constant<int, 8>(), 0, j0, j1);
-    for (int64_t j = j0; j < j1 && M >= 4; j += 6) {
-      const int64_t je = std::min(j + 6, j1);
+    if (M == 1) run(integral_constant<int, 1>(), integral_constant<int, small_m_cols(1)>(), 0, j0, j1);
+    if (M == 2) run(integral_constant<int, 2>(), integral_constant<int, small_m_cols(2)>(), 0, j0, j1);
+    if (M == 3) run(integral_constant<int, 3>(), integral_constant<int, small_m_cols(3)>(), 0, j0, j1);
+    constexpr int C4 = small_m_cols(4);
+    for (int64_t j = j0; j < j1 && M >= 4; j += C4) {
+      const int64_t je = std::min(j + C4, j1);
       int64_t i0 = 0;
-      for (; i0 + 4 <= M; i0 += 4) run(integral_constant<int, 4>(), integral_constant<int, 6>(), i0, j, je);
-      if (M - i0 == 3) run(integral_constant<int, 3>(), integral_constant<int, 6>(), i0, j, je);
-      if (M - i0 == 2) run(integral_constant<int, 2>(), integral_constant<int, 6>(), i0, j, je);
-      if (M - i0 == 1) run(integral_constant<int, 1>(), integral_constant<int, 6>(), i0, j, je);
+      for (; i0 + 4 <= M; i0 += 4) run(integral_constant<int, 4>(), integral_constant<int, C4>(), i0, j, je);
+      if (M - i0 == 3) run(integral_constant<int, 3>(), integral_constant<int, C4>(), i0, j, je);
+      if (M - i0 == 2) run(integral_constant<int, 2>(), integral_constant<int, C4>(), i0, j, je);
+      if (M - i0 == 1) run(integral_constant<int, 1>(), integral_constant<int, C4>(), i0, j, je);
     }
   };
   if (nt <= 1) {
