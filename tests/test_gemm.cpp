@@ -133,15 +133,15 @@ TEST_CASE("sgemm: real-valued inputs, large K and M past the cache blocks", "[ge
 }
 
 TEST_CASE("sgemm: a few rows against a transposed B (the dot-product path), every row and column block", "[gemm]") {
-  // M <= 16 takes gemm_small_m on AVX-512 (M = 17 the packed path): blocks of 1-4 rows, 6-24 columns, K
-  // past and short of 16 lanes.
+  // M <= small_m_rows takes gemm_small_m on AVX-512 (one more row the packed path): blocks of 1-4 rows,
+  // 6-24 columns, K past and short of 16 lanes.
   const int64_t ns[] = {1, 5, 7, 23, 25, 100}, ks[] = {1, 15, 16, 17, 300};
   for (const auto& k : kernels()) {
     KernelGuard g(k);
     std::mt19937 rng(5);
     for (int threads : {1, 2}) {
       omp_set_num_threads(threads);
-      for (int64_t M = 1; M <= 17; ++M)
+      for (int64_t M = 1; M <= unigen::cpu::gemm_detail::small_m_rows + 1; ++M)
         for (int64_t N : ns)
           for (int64_t K : ks) check_gemm(false, true, M, N, K, 1.0f, 0.0f, 0, true, rng);
       for (int64_t M : {1, 2, 3, 4, 6, 16}) {

@@ -279,13 +279,14 @@ void gemm_parallel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
   }
 }
 
-#ifdef UNIGEN_GEMM_X86
 // Rows of C up to which a product with a transposed B (and an untransposed A) skips the packed path for
 // dot products of rows read in place (gemm_small_m), on the AVX-512 kernel. Measured on the Xeon in one
 // process, alternating the two paths (2026-11-28, 1 thread; N×K 256×256, 768×256, 1024×256, 256×1024,
 // 1024², 3072×768): M = 1 2.8-5.3× as fast, M = 4 2.7-3.4×, M = 8 1.75-2.3×, M = 16 1.08-1.46×, M = 24
 // 0.83-1.14×, M = 32 0.78-1.08×; on 2 threads (256², 1024²) M = 16 1.07-1.55×, M = 24 0.82-1.14×.
 constexpr int64_t small_m_rows = 16;
+
+#ifdef UNIGEN_GEMM_X86
 
 // B's rows per block of gemm_small_m for M rows of A: RM·CN <= 24 accumulators, RM = M up to 3, else
 // blocks of 4 rows against 6 of B.
