@@ -132,24 +132,27 @@ TEST_CASE("sgemm: real-valued inputs, large K and M past the cache blocks", "[ge
   }
 }
 
-TEST_CASE("sgemm: a few rows against a transposed B (the dot-product path), every row and column block", "[gemm]") {
-  // M <= small_m_rows takes gemm_small_m on AVX-512 (one more row the packed path): blocks of 1-4 rows,
-  // 6-24 columns, K past and short of 16 lanes.
-  const int64_t ns[] = {1, 5, 7, 23, 25, 100}, ks[] = {1, 15, 16, 17, 300};
+TEST_CASE("sgemm: a few rows (the in-place path), every row and column block, against either layout of B", "[gemm]") {
+  // M <= small_m_rows takes gemm_small_m on AVX-512 (one more row the packed path): blocks of 1-8 rows and
+  // the rest, 3-24 units of B (rows of a transposed B, vectors of 16 columns of an untransposed one) and
+  // the pieces of a partial block; K short of, equal to and past the 16 lanes, and past the 256 rows of
+  // an untransposed B that several row blocks take at a time (beta and bias on the first chunk only).
+  const int64_t ns[] = {1, 5, 7, 23, 25, 100, 400}, ks[] = {1, 15, 16, 17, 300};
   for (const auto& k : kernels()) {
     KernelGuard g(k);
     std::mt19937 rng(5);
-    for (int threads : {1, 2}) {
-      omp_set_num_threads(threads);
-      for (int64_t M = 1; M <= unigen::cpu::gemm_detail::small_m_rows + 1; ++M)
-        for (int64_t N : ns)
-          for (int64_t K : ks) check_gemm(false, true, M, N, K, 1.0f, 0.0f, 0, true, rng);
-      for (int64_t M : {1, 2, 3, 4, 6, 16}) {
-        check_gemm(false, true, M, 100, 300, 2.0f, -1.0f, 3, true, rng);
-        check_gemm(false, true, M, 37, 33, 0.5f, 0.0f, 1, true, rng, true);
-        check_gemm(false, true, M, 1000, 1000, 0.7f, 0.3f, 0, false, rng, true);
+    for (bool tb : {true, false})
+      for (int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        for (int64_t M = 1; M <= unigen::cpu::gemm_detail::small_m_rows + 1; ++M)
+          for (int64_t N : ns)
+            for (int64_t K : ks) check_gemm(false, tb, M, N, K, 1.0f, 0.0f, 0, true, rng);
+        for (int64_t M : {1, 2, 3, 4, 5, 6, 7, 8, 13, 16}) {
+          check_gemm(false, tb, M, 100, 300, 2.0f, -1.0f, 3, true, rng, true);
+          check_gemm(false, tb, M, 37, 33, 0.5f, 0.0f, 1, true, rng, true);
+          check_gemm(false, tb, M, 1000, 1000, 0.7f, 0.3f, 0, false, rng, true);
+        }
       }
-    }
     omp_set_num_threads(omp_get_num_procs());
   }
 }

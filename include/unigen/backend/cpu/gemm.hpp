@@ -4,10 +4,11 @@
 // block) → ir (MR rows of A: read in place, or packed when transposed or at the edge) → jr (NR columns)
 // → micro-kernel (gemm_kernels.hpp).
 // The micro-kernel is picked at run time from the CPU's features (or UNIGEN_CPU_KERNEL); OpenMP threads
-// each take a rectangle of C and run that loop nest on it with their own packing buffers. A few rows
-// against a transposed B (a linear layer at inference) skip it on AVX-512: gemm_small_m.
+// each take a rectangle of C and run that loop nest on it with their own packing buffers. A few rows of an
+// untransposed A (a linear layer at inference) skip it on AVX-512: gemm_small_m.
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -279,52 +280,111 @@ void gemm_parallel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
   }
 }
 
-// Rows of C up to which a product with a transposed B (and an untransposed A) skips the packed path for
-// dot products of rows read in place (gemm_small_m), on the AVX-512 kernel. Measured on the Xeon in one
-// process, alternating the two paths (2026-11-28, 1 thread; N×K 256×256, 768×256, 1024×256, 256×1024,
-// 1024², 3072×768): M = 1 2.8-5.3× as fast, M = 4 2.7-3.4×, M = 8 1.75-2.3×, M = 16 1.08-1.46×, M = 24
-// 0.83-1.14×, M = 32 0.78-1.08×; on 2 threads (256², 1024²) M = 16 1.07-1.55×, M = 24 0.82-1.14×.
+// Rows of C up to which a product with an untransposed A skips the packed path for gemm_small_m (both
+// operands read in place), on the AVX-512 kernel. Measured on the Xeon in one process, alternating the
+// two paths (1 thread; N×K from 256² to 3072×768). With a transposed B (2026-11-28): M = 1 2.8-5.3× as
+// fast, M = 4 2.7-3.4×, M = 8 1.75-2.3×, M = 16 1.08-1.46×, M = 24 0.83-1.14×, M = 32 0.78-1.08×; on 2
+// threads (256², 1024²) M = 16 1.07-1.55×, M = 24 0.82-1.14×. With an untransposed B (2026-11-29): M = 1
+// 2.1-8.8×, M = 4 1.7-3.8×, M = 8 1.2-3.0×, M = 12 0.80-1.42×, M = 16 0.87-1.76×, M = 24 0.95-1.20×; on
+// 2 threads M = 16 0.91-1.50×, M = 24 0.77-1.10×. The losses are where B (4 MiB and more) comes from L3.
 constexpr int64_t small_m_rows = 16;
 
 #ifdef UNIGEN_GEMM_X86
 
-// B's rows per block of gemm_small_m for M rows of A: RM·CN <= 24 accumulators, RM = M up to 3, else
-// blocks of 4 rows against 6 of B.
-constexpr int small_m_cols(int64_t M) { return M == 1 ? 24 : M == 2 ? 12 : M == 3 ? 8 : 6; }
+// The last, partial column block against an untransposed B: n < 32·P columns of RM rows (A, B, C, bias at
+// its first column) in pieces of P, P/2, ..., 1 vectors of 16, only the last one masked.
+template <int RM, int P>
+void axpy_tail(int64_t n, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+               float beta, float* C, int64_t ldc, const float* bias) {
+  if (n > 16 * (P - 1)) {
+    const int64_t w = std::min<int64_t>(n, 16 * P);
+    gemm_kernels::axpy_avx512<RM, P>(K, A, lda, B, ldb, w, C, ldc, alpha, beta, bias);
+    B += w, C += w, bias = bias ? bias + w : nullptr, n -= w;
+  }
+  if (n > 0) axpy_tail<RM, (P > 1 ? P / 2 : 1)>(n, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+}
 
-// C = alpha·A·Bᵀ + beta·C (+ bias) for M <= small_m_rows, A [M,K] and B [N,K] read in place (k contiguous):
-// a linear layer on a few rows, where each packed float of B would serve only 2·M flops. Each block of
-// B's rows runs against all rows of A, so it is read from memory once and from L1 by the other row
-// blocks. Threads split N.
-inline void gemm_small_m(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-                         int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
-  // rows i0..i0+RM of C, columns j0..j1, in blocks of CN columns
-  auto run = [&](auto rm, auto cn, int64_t i0, int64_t j0, int64_t j1) {
-    constexpr int RM = decltype(rm)::value, CN = decltype(cn)::value;
-    for (int64_t j = j0; j < j1; j += CN)
-      gemm_kernels::dot_avx512<RM, CN>(K, A + i0 * lda, lda, B + j * ldb, ldb, std::min<int64_t>(CN, j1 - j),
-                                       C + i0 * ldc + j, ldc, alpha, beta, bias ? bias + j : nullptr);
-  };
+// Columns j0..j1 of RM rows of C (A, C at those rows) in blocks of CN units: dot_avx512 against a
+// transposed B, axpy_avx512 against an untransposed one (a block of fewer than CN vectors by axpy_tail).
+template <int RM, int CN>
+void small_m_block(bool tb, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                   float beta, float* C, int64_t ldc, const float* bias, int64_t j0, int64_t j1) {
+  const int64_t width = tb ? CN : 16 * CN;
+  for (int64_t j = j0; j < j1; j += width) {
+    const int64_t n = std::min(width, j1 - j);
+    const float* bj = bias ? bias + j : nullptr;
+    if (tb) {
+      if constexpr (RM <= 4)  // small_m_block_rows gives a transposed B at most 4
+        gemm_kernels::dot_avx512<RM, CN>(K, A, lda, B + j * ldb, ldb, n, C + j, ldc, alpha, beta, bj);
+    } else if (n > 16 * (CN - 1))
+      gemm_kernels::axpy_avx512<RM, CN>(K, A, lda, B + j, ldb, n, C + j, ldc, alpha, beta, bj);
+    else
+      axpy_tail<RM, int(std::bit_floor(unsigned(CN - 1)))>(n, K, alpha, A, lda, B + j, ldb, beta, C + j, ldc, bj);
+  }
+}
+
+// Rows per block of gemm_small_m for M rows (the rest in one block of 4, 3, 2 or 1): M itself up to 4,
+// else 4 against a transposed B; against an untransposed one (read once per row block) 8 when M is a
+// multiple of 8, 4 for 5 rows, else 6. Each row block runs against 24 / rows units of B (rows of B when
+// it is transposed, else vectors of 16 columns) in at most 24 accumulators. Measured on the Xeon in one
+// process, alternating (2026-11-29, 1 thread, N×K 768×256, 3072×768, 1024², 256×1024, 1000×300): 6-row
+// blocks against 4 at M = 6 1.32-1.66× as fast, M = 7 0.98-1.20×, M = 9-15 0.83-1.44× (8-row blocks
+// slower there than either); 8 against 4 at M = 8 0.84-1.55×, and against 6 at M = 16 0.94-1.23×.
+constexpr int small_m_block_rows(bool tb, int64_t M) {
+  return M <= 4 ? int(M) : tb || M == 5 ? 4 : M % 8 == 0 ? 8 : 6;
+}
+
+// C = alpha·A·op(B) + beta·C (+ bias) for M <= small_m_rows, A [M,K] and B (op(B) = Bᵀ, B [N,K] when tb;
+// else B [K,N]) read in place: a linear layer on a few rows, where each packed float of B would serve only
+// 2·M flops. Each column block of B runs against all rows of A, so it is read from memory once and from
+// L1/L2 by the other row blocks. Threads split N.
+inline void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                         const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
   using std::integral_constant;
-  const int64_t cn = small_m_cols(M), blocks = (N + cn - 1) / cn;
+  const int rb = small_m_block_rows(tb, M);
+  const int64_t width = (tb ? 1 : 16) * (24 / rb), blocks = (N + width - 1) / width;
+  // Columns j0..j1 and k0..k0+kn of the product (beta and bias on the first k only) for all rows, in
+  // blocks of RB rows against 24 / RB units.
+  auto rows = [&](auto rbc, int64_t j0, int64_t j1, int64_t k0, int64_t kn) {
+    constexpr int RB = decltype(rbc)::value, CN = 24 / RB;
+    auto run = [&](auto rm, int64_t i0) {
+      small_m_block<decltype(rm)::value, CN>(tb, kn, alpha, A + i0 * lda + k0, lda, B + (tb ? k0 : k0 * ldb), ldb,
+                                             k0 == 0 ? beta : 1.0f, C + i0 * ldc, ldc, k0 == 0 ? bias : nullptr,
+                                             j0, j1);
+    };
+    int64_t i0 = 0;
+    for (; i0 + RB <= M; i0 += RB) run(rbc, i0);
+    if constexpr (RB > 4) {
+      if (M - i0 >= 4) run(integral_constant<int, 4>(), i0), i0 += 4;
+    }
+    if constexpr (RB >= 4) {  // below 4 rows, RB = M
+      if (M - i0 == 3) run(integral_constant<int, 3>(), i0);
+      if (M - i0 == 2) run(integral_constant<int, 2>(), i0);
+      if (M - i0 == 1) run(integral_constant<int, 1>(), i0);
+    }
+  };
   // A thread per 32 Ki multiply-adds at most: with nothing to pack, a second thread pays from about 40 Ki
   // (on 2 threads 1×256×256 1.29× and 1×768×256 1.71× as fast as on one; 2×128×128 0.91×).
   const double work = double(M) * double(N) * double(K);
   nt = int(std::min<double>({double(nt), double(blocks), std::max(1.0, work / 32768.0)}));
+  // When several row blocks read each column block of an untransposed B, they take it 256 of its rows at
+  // a time: a whole block (K rows ldb apart, a power of two) would overflow its sets of L2 before the next
+  // row block came back to it (M = 12 and 16, 1024² and 3072×768: 1.08-1.23× as fast as the whole block).
+  const int64_t kc = !tb && M > rb ? 256 : K;
   auto part = [&](int t) {  // thread t's share of the column blocks
-    const int64_t j0 = blocks * t / nt * cn, j1 = std::min(N, blocks * (t + 1) / nt * cn);
-    if (M == 1) run(integral_constant<int, 1>(), integral_constant<int, small_m_cols(1)>(), 0, j0, j1);
-    if (M == 2) run(integral_constant<int, 2>(), integral_constant<int, small_m_cols(2)>(), 0, j0, j1);
-    if (M == 3) run(integral_constant<int, 3>(), integral_constant<int, small_m_cols(3)>(), 0, j0, j1);
-    constexpr int C4 = small_m_cols(4);
-    for (int64_t j = j0; j < j1 && M >= 4; j += C4) {
-      const int64_t je = std::min(j + C4, j1);
-      int64_t i0 = 0;
-      for (; i0 + 4 <= M; i0 += 4) run(integral_constant<int, 4>(), integral_constant<int, C4>(), i0, j, je);
-      if (M - i0 == 3) run(integral_constant<int, 3>(), integral_constant<int, C4>(), i0, j, je);
-      if (M - i0 == 2) run(integral_constant<int, 2>(), integral_constant<int, C4>(), i0, j, je);
-      if (M - i0 == 1) run(integral_constant<int, 1>(), integral_constant<int, C4>(), i0, j, je);
-    }
+    const int64_t j0 = blocks * t / nt * width, j1 = std::min(N, blocks * (t + 1) / nt * width);
+    for (int64_t j = j0; j < j1; j += width)
+      for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t je = std::min(j + width, j1), kn = std::min(kc, K - k0);
+        switch (rb) {
+          case 1: rows(integral_constant<int, 1>(), j, je, k0, kn); break;
+          case 2: rows(integral_constant<int, 2>(), j, je, k0, kn); break;
+          case 3: rows(integral_constant<int, 3>(), j, je, k0, kn); break;
+          case 6: rows(integral_constant<int, 6>(), j, je, k0, kn); break;
+          case 8: rows(integral_constant<int, 8>(), j, je, k0, kn); break;
+          default: rows(integral_constant<int, 4>(), j, je, k0, kn);
+        }
+      }
   };
   if (nt <= 1) {
     part(0);
@@ -385,7 +445,7 @@ inline void sgemm_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float a
   switch (Isa(kernel_slot().load(std::memory_order_relaxed))) {
 #ifdef UNIGEN_GEMM_X86
     case Isa::avx512:
-      if (!ta && tb && M <= small_m_rows) return gemm_small_m(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
+      if (!ta && M <= small_m_rows) return gemm_small_m(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
       return gemm_parallel<gemm_kernels::Avx512>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
     case Isa::avx2:
       return gemm_parallel<gemm_kernels::Avx2>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);

@@ -212,6 +212,49 @@ __attribute__((target("avx512f,avx2,fma"))) void dot_avx512(int64_t kc, const fl
     }
 }
 
+// The small-M product with an untransposed B (gemm_detail::gemm_small_m: x·W with W stored [K,N] on a few
+// rows): RM rows of A against CV vectors (16 columns each) of B, both read in place, B's rows ldb apart.
+// c[r·ldc + j] = alpha·Σ_k a[r·lda + k]·b[k·ldb + j] + beta·c (beta == 0: c not read), + bias[j] unless
+// bias is null, for r < RM and j < ncols, where ncols > 16·(CV − 1): only the last vector is masked. Per k:
+// CV loads of B's row, RM broadcasts of A, RM·CV ≤ 24 FMAs into zmm accumulators.
+template <int RM, int CV>
+__attribute__((target("avx512f,avx2,fma"))) void axpy_avx512(int64_t kc, const float* a, int64_t lda, const float* b,
+                                                           int64_t ldb, int64_t ncols, float* c, int64_t ldc,
+                                                           float alpha, float beta, const float* bias) {
+  static_assert(RM * CV <= 24, "axpy_avx512: more accumulators than registers");
+  const int64_t last = ncols - 16 * (CV - 1);  // columns in the last vector, 1..16
+  const __mmask16 m = last >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << last) - 1);
+  __m512 acc[RM][CV];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 24
+    for (int v = 0; v < CV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, b += ldb) {
+    __m512 bv[CV];
+#pragma GCC unroll 24
+    for (int v = 0; v < CV; ++v) bv[v] = v == CV - 1 ? _mm512_maskz_loadu_ps(m, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r * lda + k]);
+#pragma GCC unroll 24
+      for (int v = 0; v < CV; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+    }
+  }
+  // Unrolled whole: a loop here made GCC keep the accumulators on the stack, stored on every k step.
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 24
+    for (int v = 0; v < CV; ++v) {
+      const __mmask16 mv = v == CV - 1 ? m : __mmask16(0xFFFF);
+      float* dst = c + r * ldc + 16 * v;
+      __m512 y = _mm512_mul_ps(va, acc[r][v]);
+      if (beta != 0.0f) y = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mv, dst), y);
+      if (bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mv, bias + 16 * v));
+      _mm512_mask_storeu_ps(dst, mv, y);
+    }
+}
+
 #undef UNIGEN_FMA4
 #undef UNIGEN_STEP
 #undef UNIGEN_KLOOP
