@@ -1,7 +1,7 @@
 // Single-precision GEMM, row-major C = A·B, unigen against the peers compiled in (Eigen, OpenBLAS, oneDNN).
 // Benchmarks are named gemm/<lib>/<M>/<N>/<K>/<threads> and report GFLOPS (2·M·N·K over the wall time
 // of the fastest call); gemm_nt/... the same for C = A·Bᵀ (B stored [N,K]) with a few rows, a linear layer's
-// product at inference. peak/fma/<threads> measures the multiply-add peak they are bounded by.
+// product at inference, and gemm_nn/... for those rows against B stored [K,N]. peak/fma/<threads> measures the multiply-add peak they are bounded by.
 // OpenBLAS reads OPENBLAS_CORETYPE when the library loads, before main: when it is unset (and the CPU has
 // AVX-512) the program sets it to SkylakeX and re-executes itself, so OpenBLAS runs its best kernel here.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -245,21 +245,24 @@ int main(int argc, char** argv) {
                                    isa == unigen::cpu::Isa::avx512, threads)
           ->Unit(benchmark::kMillisecond);
 #endif
-  // A linear layer on a few rows (gemm_nt: C = A·Bᵀ, B stored [N,K]): M = 1, 4, 16 against the weights of
-  // the tiny config's q/k/v projection (N×K 768×256), the base config's first FFN layer (3072×768) and 1024².
+  // A linear layer on a few rows (gemm_nt: C = A·Bᵀ, B stored [N,K]; gemm_nn: C = A·B, B stored [K,N]):
+  // M = 1, 4, 16 against the weights of the tiny config's q/k/v projection (N×K 768×256), the base
+  // config's first FFN layer (3072×768) and 1024².
   std::vector<std::tuple<int64_t, int64_t, int64_t>> small;
   for (int64_t m : {1, 4, 16})
     for (const auto& [n, k] : {std::pair<int64_t, int64_t>{768, 256}, {3072, 768}, {1024, 1024}}) small.emplace_back(m, n, k);
 
   // The peers of one shape and thread count run back to back, so a change in machine load touches all alike.
-  for (bool tb : {false, true})
-    for (const auto& [M, N, K] : tb ? small : shapes)
+  const std::tuple<std::string, bool, const decltype(shapes)*> families[] = {
+      {"gemm/", false, &shapes}, {"gemm_nt/", true, &small}, {"gemm_nn/", false, &small}};
+  for (const auto& [family, tb, list] : families)
+    for (const auto& [M, N, K] : *list)
       for (int threads : {1, 2})
         for (Lib lib : libs()) {
-          const std::string name = std::string(tb ? "gemm_nt/" : "gemm/") + lib_name(lib) + "/" + std::to_string(M) +
-                                   "/" + std::to_string(N) + "/" + std::to_string(K) + "/" + std::to_string(threads);
+          const std::string name = family + lib_name(lib) + "/" + std::to_string(M) + "/" + std::to_string(N) + "/" +
+                                   std::to_string(K) + "/" + std::to_string(threads);
           benchmark::RegisterBenchmark(name.c_str(), bench, lib, tb, M, N, K, threads)
-              ->Unit(tb ? benchmark::kMicrosecond : benchmark::kMillisecond);
+              ->Unit(list == &small ? benchmark::kMicrosecond : benchmark::kMillisecond);
         }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -54,7 +54,7 @@ def gmean(v):
 def gemm(path):
     d = load(path)
     ctx = d["context"]
-    peak, r, shapes, nt_shapes = {}, {}, [], []
+    peak, r, shapes, few = {}, {}, [], {"gemm_nt": [], "gemm_nn": []}
     for b in d["benchmarks"]:
         parts = b["name"].split("/")
         if parts[0] == "peak":
@@ -62,7 +62,7 @@ def gemm(path):
             continue
         fam, lib, M, N, K, t = parts
         r[(fam, M, N, K, t, lib)] = b["GFLOPS"]
-        sel = nt_shapes if fam == "gemm_nt" else shapes
+        sel = few.get(fam, shapes)
         if (M, N, K, t) not in sel:
             sel.append((M, N, K, t))
     print(f"Run {ctx['date']}; unigen kernel `{ctx.get('unigen_kernel')}`, OpenBLAS core `{ctx.get('openblas_core')}`; "
@@ -103,13 +103,16 @@ def gemm(path):
               + (f"; on the {len(miss)} {'entry' if len(miss) == 1 else 'entries'} below 1.1× OpenBLAS, 1.1× OpenBLAS is "
                  f"{pct([1.1 * r[('gemm',) + s + ('openblas',)] / peak[s[3]] for s in miss])} of the peak and unigen ran "
                  f"{pct([of_peak[s] for s in miss])}." if miss else "."))
-    if nt_shapes:  # a linear layer on a few rows: C = A·Bᵀ (gemm_nt), no target
-        print("\nA few rows against a transposed B (`gemm_nt`: C = A·Bᵀ, B stored [N,K], a linear layer's product), "
-              "GFLOP/s:\n")
+    titles = {"gemm_nt": "A few rows against a transposed B (`gemm_nt`: C = A·Bᵀ, B stored [N,K], a linear layer's product)",
+              "gemm_nn": "The same rows against an untransposed B (`gemm_nn`: C = A·B, B stored [K,N])"}
+    for fam, sel in few.items():  # a linear layer on a few rows, no target
+        if not sel:
+            continue
+        print(f"\n{titles[fam]}, GFLOP/s:\n")
         print("| M×N×K | threads | unigen | oneDNN | OpenBLAS | Eigen | unigen/oneDNN | unigen/OpenBLAS |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for s in nt_shapes:
-            u, o, ob, e = (r.get(("gemm_nt",) + s + (lib,), float("nan")) for lib in ("unigen", "onednn", "openblas", "eigen"))
+        for s in sel:
+            u, o, ob, e = (r.get((fam,) + s + (lib,), float("nan")) for lib in ("unigen", "onednn", "openblas", "eigen"))
             print(f"| {s[0]}×{s[1]}×{s[2]} | {s[3]} | {u:.1f} | {o:.1f} | {ob:.1f} | {e:.1f} | {u / o:.2f} | {u / ob:.2f} |")
 
 
