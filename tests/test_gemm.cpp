@@ -133,9 +133,9 @@ TEST_CASE("sgemm: real-valued inputs, large K and M past the cache blocks", "[ge
 }
 
 TEST_CASE("sgemm: a few rows (the in-place path), every row and column block, against either layout of B", "[gemm]") {
-  // M <= small_m_rows takes gemm_small_m on AVX-512 (one more row the packed path): blocks of 1-8 rows and
-  // the rest, 3-24 units of B (rows of a transposed B, vectors of 16 columns of an untransposed one) and
-  // the pieces of a partial block; K short of, equal to and past the 16 lanes, and past the 256 rows of
+  // M <= small_m_rows takes gemm_small_m on AVX-512 and AVX2 (one more row the packed path): blocks of
+  // 1-8 rows and the rest, 1-24 units of B (rows of a transposed B, vectors of 16 or 8 columns of an
+  // untransposed one) and the pieces of a partial block; K short of, equal to and past the 16 lanes, and past the 256 rows of
   // an untransposed B that several row blocks take at a time (beta and bias on the first chunk only).
   const int64_t ns[] = {1, 5, 7, 23, 25, 100, 400}, ks[] = {1, 15, 16, 17, 300};
   for (const auto& k : kernels()) {
@@ -147,6 +147,11 @@ TEST_CASE("sgemm: a few rows (the in-place path), every row and column block, ag
         for (int64_t M = 1; M <= unigen::cpu::gemm_detail::small_m_rows + 1; ++M)
           for (int64_t N : ns)
             for (int64_t K : ks) check_gemm(false, tb, M, N, K, 1.0f, 0.0f, 0, true, rng);
+        for (int64_t M : {1, 3, 4, 6})  // every tail of 8 and 16 lanes, in K (dot) and in N (axpy)
+          for (int64_t x = 1; x <= 40; ++x) {
+            check_gemm(false, tb, M, 7, x, 1.0f, 0.0f, 0, true, rng);
+            check_gemm(false, tb, M, x, 5, 1.0f, 0.0f, 0, true, rng);
+          }
         for (int64_t M : {1, 2, 3, 4, 5, 6, 7, 8, 13, 16}) {
           check_gemm(false, tb, M, 100, 300, 2.0f, -1.0f, 3, true, rng, true);
           check_gemm(false, tb, M, 37, 33, 0.5f, 0.0f, 1, true, rng, true);

@@ -291,75 +291,73 @@ constexpr int64_t small_m_rows = 16;
 
 #ifdef UNIGEN_GEMM_X86
 
-// The last, partial column block against an untransposed B: n < 32·P columns of RM rows (A, B, C, bias at
-// its first column) in pieces of P, P/2, ..., 1 vectors of 16, only the last one masked.
-template <int RM, int P>
+// The last, partial column block against an untransposed B: n < 2·P·R::lanes columns of RM rows (A, B, C,
+// bias at its first column) in pieces of P, P/2, ..., 1 vectors, only the last one masked.
+template <class R, int RM, int P>
 void axpy_tail(int64_t n, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                float beta, float* C, int64_t ldc, const float* bias) {
-  if (n > 16 * (P - 1)) {
-    const int64_t w = std::min<int64_t>(n, 16 * P);
-    gemm_kernels::axpy_avx512<RM, P>(K, A, lda, B, ldb, w, C, ldc, alpha, beta, bias);
+  if (n > R::lanes * (P - 1)) {
+    const int64_t w = std::min<int64_t>(n, R::lanes * P);
+    R::template axpy<RM, P>(K, A, lda, B, ldb, w, C, ldc, alpha, beta, bias);
     B += w, C += w, bias = bias ? bias + w : nullptr, n -= w;
   }
-  if (n > 0) axpy_tail<RM, (P > 1 ? P / 2 : 1)>(n, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+  if (n > 0) axpy_tail<R, RM, (P > 1 ? P / 2 : 1)>(n, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
-// Columns j0..j1 of RM rows of C (A, C at those rows) in blocks of CN units: dot_avx512 against a
-// transposed B, axpy_avx512 against an untransposed one (a block of fewer than CN vectors by axpy_tail).
-template <int RM, int CN>
+// Columns j0..j1 of RM rows of C (A, C at those rows) in blocks of CN units (rows of a transposed B, else
+// vectors of R::lanes columns): R::dot against a transposed B, R::axpy against an untransposed one (a
+// block of fewer than CN vectors by axpy_tail).
+template <class R, int RM, int CN>
 void small_m_block(bool tb, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                    float beta, float* C, int64_t ldc, const float* bias, int64_t j0, int64_t j1) {
-  const int64_t width = tb ? CN : 16 * CN;
+  const int64_t width = tb ? CN : R::lanes * CN;
   for (int64_t j = j0; j < j1; j += width) {
     const int64_t n = std::min(width, j1 - j);
     const float* bj = bias ? bias + j : nullptr;
     if (tb) {
-      if constexpr (RM <= 4)  // small_m_block_rows gives a transposed B at most 4
-        gemm_kernels::dot_avx512<RM, CN>(K, A, lda, B + j * ldb, ldb, n, C + j, ldc, alpha, beta, bj);
-    } else if (n > 16 * (CN - 1))
-      gemm_kernels::axpy_avx512<RM, CN>(K, A, lda, B + j, ldb, n, C + j, ldc, alpha, beta, bj);
-    else
-      axpy_tail<RM, int(std::bit_floor(unsigned(CN - 1)))>(n, K, alpha, A, lda, B + j, ldb, beta, C + j, ldc, bj);
+      if constexpr (RM <= 4)  // R::block_rows gives a transposed B at most 4
+        R::template dot<RM, CN>(K, A, lda, B + j * ldb, ldb, n, C + j, ldc, alpha, beta, bj);
+    } else if (n > R::lanes * (CN - 1)) {
+      R::template axpy<RM, CN>(K, A, lda, B + j, ldb, n, C + j, ldc, alpha, beta, bj);
+    } else if constexpr (CN > 1) {
+      axpy_tail<R, RM, int(std::bit_floor(unsigned(CN - 1)))>(n, K, alpha, A, lda, B + j, ldb, beta, C + j, ldc, bj);
+    }
   }
 }
 
-// Rows per block of gemm_small_m for M rows (the rest in one block of 4, 3, 2 or 1): M itself up to 4,
-// else 4 against a transposed B; against an untransposed one (read once per row block) 8 when M is a
-// multiple of 8, 4 for 5 rows, else 6. Each row block runs against 24 / rows units of B (rows of B when
-// it is transposed, else vectors of 16 columns) in at most 24 accumulators. Measured on the Xeon in one
-// process, alternating (2026-11-29, 1 thread, N×K 768×256, 3072×768, 1024², 256×1024, 1000×300): 6-row
-// blocks against 4 at M = 6 1.32-1.66× as fast, M = 7 0.98-1.20×, M = 9-15 0.83-1.44× (8-row blocks
-// slower there than either); 8 against 4 at M = 8 0.84-1.55×, and against 6 at M = 16 0.94-1.23×.
-constexpr int small_m_block_rows(bool tb, int64_t M) {
-  return M <= 4 ? int(M) : tb || M == 5 ? 4 : M % 8 == 0 ? 8 : 6;
-}
-
 // C = alpha·A·op(B) + beta·C (+ bias) for M <= small_m_rows, A [M,K] and B (op(B) = Bᵀ, B [N,K] when tb;
-// else B [K,N]) read in place: a linear layer on a few rows, where each packed float of B would serve only
-// 2·M flops. Each column block of B runs against all rows of A, so it is read from memory once and from
-// L1/L2 by the other row blocks. Threads split N.
-inline void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                         const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
+// else B [K,N]) read in place, with the few-rows kernels of R (gemm_kernels::Rows512 or Rows256): a
+// linear layer on a few rows, where each packed float of B would serve only 2·M flops. Rows run in blocks
+// of R::block_rows (the rest in one block of 4, 3, 2 or 1 rows) against R::accumulators / rows units of
+// B. Each column block of B runs against all rows of A, so it is read from memory once and from L1/L2 by
+// the other row blocks. Threads split N.
+template <class R>
+void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
   using std::integral_constant;
-  const int rb = small_m_block_rows(tb, M);
-  const int64_t width = (tb ? 1 : 16) * (24 / rb), blocks = (N + width - 1) / width;
+  const int rb = R::block_rows(tb, M);
+  const int64_t width = (tb ? 1 : R::lanes) * (R::accumulators / rb), blocks = (N + width - 1) / width;
   // Columns j0..j1 and k0..k0+kn of the product (beta and bias on the first k only) for all rows, in
-  // blocks of RB rows against 24 / RB units.
+  // blocks of RB rows.
   auto rows = [&](auto rbc, int64_t j0, int64_t j1, int64_t k0, int64_t kn) {
-    constexpr int RB = decltype(rbc)::value, CN = 24 / RB;
+    constexpr int RB = decltype(rbc)::value, CN = R::accumulators / RB;
     auto run = [&](auto rm, int64_t i0) {
-      small_m_block<decltype(rm)::value, CN>(tb, kn, alpha, A + i0 * lda + k0, lda, B + (tb ? k0 : k0 * ldb), ldb,
-                                             k0 == 0 ? beta : 1.0f, C + i0 * ldc, ldc, k0 == 0 ? bias : nullptr,
-                                             j0, j1);
+      small_m_block<R, decltype(rm)::value, CN>(tb, kn, alpha, A + i0 * lda + k0, lda, B + (tb ? k0 : k0 * ldb),
+                                                ldb, k0 == 0 ? beta : 1.0f, C + i0 * ldc, ldc,
+                                                k0 == 0 ? bias : nullptr, j0, j1);
     };
     int64_t i0 = 0;
     for (; i0 + RB <= M; i0 += RB) run(rbc, i0);
     if constexpr (RB > 4) {
       if (M - i0 >= 4) run(integral_constant<int, 4>(), i0), i0 += 4;
     }
-    if constexpr (RB >= 4) {  // below 4 rows, RB = M
+    if constexpr (RB > 3) {
       if (M - i0 == 3) run(integral_constant<int, 3>(), i0);
+    }
+    if constexpr (RB > 2) {
       if (M - i0 == 2) run(integral_constant<int, 2>(), i0);
+    }
+    if constexpr (RB > 1) {
       if (M - i0 == 1) run(integral_constant<int, 1>(), i0);
     }
   };
@@ -445,9 +443,12 @@ inline void sgemm_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float a
   switch (Isa(kernel_slot().load(std::memory_order_relaxed))) {
 #ifdef UNIGEN_GEMM_X86
     case Isa::avx512:
-      if (!ta && M <= small_m_rows) return gemm_small_m(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
+      if (!ta && M <= small_m_rows)
+        return gemm_small_m<gemm_kernels::Rows512>(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
       return gemm_parallel<gemm_kernels::Avx512>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
     case Isa::avx2:
+      if (!ta && M <= small_m_rows)
+        return gemm_small_m<gemm_kernels::Rows256>(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
       return gemm_parallel<gemm_kernels::Avx2>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, nt);
 #endif
     default:
