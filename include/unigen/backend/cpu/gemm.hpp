@@ -5,7 +5,7 @@
 // → micro-kernel (gemm_kernels.hpp).
 // The micro-kernel is picked at run time from the CPU's features (or UNIGEN_CPU_KERNEL); OpenMP threads
 // each take a rectangle of C and run that loop nest on it with their own packing buffers. A few rows of an
-// untransposed A (a linear layer at inference) skip it on AVX-512: gemm_small_m.
+// untransposed A (a linear layer at inference) skip it on AVX-512 and AVX2: gemm_small_m.
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -281,12 +281,14 @@ void gemm_parallel(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 }
 
 // Rows of C up to which a product with an untransposed A skips the packed path for gemm_small_m (both
-// operands read in place), on the AVX-512 kernel. Measured on the Xeon in one process, alternating the
-// two paths (1 thread; N×K from 256² to 3072×768). With a transposed B (2026-11-28): M = 1 2.8-5.3× as
+// operands read in place), on the AVX-512 and AVX2 kernels. Measured on the Xeon in one process,
+// alternating the two paths (1 thread; N×K from 256² to 3072×768). With a transposed B (2026-11-28): M = 1 2.8-5.3× as
 // fast, M = 4 2.7-3.4×, M = 8 1.75-2.3×, M = 16 1.08-1.46×, M = 24 0.83-1.14×, M = 32 0.78-1.08×; on 2
 // threads (256², 1024²) M = 16 1.07-1.55×, M = 24 0.82-1.14×. With an untransposed B (2026-11-29): M = 1
 // 2.1-8.8×, M = 4 1.7-3.8×, M = 8 1.2-3.0×, M = 12 0.80-1.42×, M = 16 0.87-1.76×, M = 24 0.95-1.20×; on
 // 2 threads M = 16 0.91-1.50×, M = 24 0.77-1.10×. The losses are where B (4 MiB and more) comes from L3.
+// Forced to AVX2 (2026-11-29), against its packed path: M = 16 1.21-1.71× (B transposed) and 0.95-1.78×,
+// M = 24 1.02-1.50× and 0.80-1.41×.
 constexpr int64_t small_m_rows = 16;
 
 #ifdef UNIGEN_GEMM_X86
