@@ -5,8 +5,9 @@
 //   b: packed panel [kc][NR], 64-byte aligned,
 //   c: the tile, row stride ldc; C = alpha·(a·b) + beta·C, and beta == 0 never reads C.
 // The accumulators live in registers for the whole k loop; A values are broadcast, B rows are vectors.
-// Each SIMD kernel carries its own target attribute, so it compiles whatever -m flags the includer uses
-// and is only called after a cpuid check (see cpu_features.hpp).
+// Each SIMD kernel carries its own target attribute (the few-rows kernels, Rows512 and Rows256, their
+// struct's target pragma), so it compiles whatever -m flags the includer uses and is only called after a
+// cpuid check (see cpu_features.hpp).
 #include <cstdint>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
