@@ -10,6 +10,8 @@
 // cpuid check (see cpu_features.hpp).
 #include <cstdint>
 
+#include "unigen/backend/cpu/vec_math.hpp"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define UNIGEN_GEMM_X86 1
@@ -188,15 +190,6 @@ struct Rows512 {
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
-  // The sum of the lanes, by halves (256-bit, 128-bit, 64-bit, 32-bit swaps). The all-lanes masked
-  // shuffles: the plain ones start from an undefined vector that GCC 12 warns about.
-  static float hsum(T t) {
-    t = _mm512_add_ps(t, _mm512_mask_shuffle_f32x4(t, 0xFFFF, t, t, 0x4E));
-    t = _mm512_add_ps(t, _mm512_mask_shuffle_f32x4(t, 0xFFFF, t, t, 0xB1));
-    t = _mm512_add_ps(t, _mm512_mask_permute_ps(t, 0xFFFF, t, 0x4E));
-    t = _mm512_add_ps(t, _mm512_mask_permute_ps(t, 0xFFFF, t, 0xB1));
-    return _mm512_cvtss_f32(t);
-  }
   // Rows per block for M rows (see gemm_detail::gemm_small_m): M itself up to 4, else 4 against a
   // transposed B; against an untransposed one (read once per row block) 8 when M is a multiple of 8, 4
   // for 5 rows, else 6. Measured on the Xeon in one process, alternating (2026-11-29, 1 thread, N×K
@@ -227,11 +220,6 @@ struct Rows256 {
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
-  static float hsum(T v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-  }
   // As Rows512's, within 12 accumulators and 16 registers: at most 3 rows against a transposed B (each
   // row's vector of A stays in a register); against an untransposed one 4 rows for 4, 5 and multiples of
   // 4, else 6.

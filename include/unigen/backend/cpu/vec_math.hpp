@@ -117,25 +117,29 @@ inline __m512 vexp(__m512 x) { return exp16(x); }
 inline __m256 vexp(__m256 x) { return exp8(x); }
 #endif
 
-// The sum (hsum) and the max (hmax) of the lanes of a vector register, taken as a tree.
-#if defined(__AVX2__)
-inline float hsum(__m256 v) {
+// The sum (hsum) and the max (hmax) of the lanes of a vector register, taken as a tree. Defined on every
+// x86 build, each with its own target, so that the GEMM's few-rows kernels (gemm_kernels.hpp, compiled
+// per instruction set whatever the -m flags) use them too.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2"))) inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
-inline float hmax(__m256 v) {
+__attribute__((target("avx2"))) inline float hmax(__m256 v) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
 }
-#endif
-#if defined(__AVX512F__)
 // The halves by zero-masked extracts: see all16.
-inline __m256 lo_half(__m512 v) { return _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 0)); }
-inline __m256 hi_half(__m512 v) { return _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 1)); }
-inline float hsum(__m512 v) { return hsum(_mm256_add_ps(lo_half(v), hi_half(v))); }
-inline float hmax(__m512 v) { return hmax(_mm256_max_ps(lo_half(v), hi_half(v))); }
+__attribute__((target("avx512f"))) inline __m256 lo_half(__m512 v) {
+  return _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 0));
+}
+__attribute__((target("avx512f"))) inline __m256 hi_half(__m512 v) {
+  return _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 1));
+}
+__attribute__((target("avx512f"))) inline float hsum(__m512 v) { return hsum(_mm256_add_ps(lo_half(v), hi_half(v))); }
+__attribute__((target("avx512f"))) inline float hmax(__m512 v) { return hmax(_mm256_max_ps(lo_half(v), hi_half(v))); }
 #endif
 
 // Φ(x), the standard normal CDF, as 0.5·erfc(−x/√2) with Numerical Recipes' erfc (relative error about
