@@ -1,6 +1,10 @@
 // Autograd semantics: accumulation, zero_grad, detach, NoGrad, retain_graph, freed graphs, dtype edges.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <functional>
+#include <random>
+
 #include "unigen/unigen.hpp"
 
 using namespace unigen;
@@ -156,4 +160,50 @@ TEST_CASE("a fresh gradient handed over as an rvalue becomes the leaf's .grad() 
   run(false);  // an lvalue the caller keeps is copied
   REQUIRE(x.grad().data() != handed);
   REQUIRE(x.grad().to_vector() == std::vector<float>(4, 3.0f));
+}
+
+TEST_CASE("slices of one intermediate share one gradient buffer, zero only where no slice reached", "[autograd]") {
+  // h = 2x of shape [3, 64, 96] (144 KiB of doubles, so its freed blocks are cached and reused: the
+  // buffer the slices write into may start as NaN). Each case takes views of h, weights each by its own
+  // integer tensor, and the gradient must be 2 × (the weights added into a zero tensor through the same
+  // views), exactly.
+  using View = std::function<Tensor<double>(const Tensor<double>&)>;
+  const std::vector<std::pair<const char*, std::vector<View>>> cases = {
+      {"q, k and v selected along dim 0",
+       {[](const auto& t) { return t.select(0, 0); }, [](const auto& t) { return t.select(0, 2); },
+        [](const auto& t) { return t.select(0, 1).mT(); }}},
+      {"overlapping slices and a gap along dim 1",
+       {[](const auto& t) { return t.slice(1, 0, 40); }, [](const auto& t) { return t.slice(1, 20, 50); }}},
+      {"slices along dim 1, then along dim 2",
+       {[](const auto& t) { return t.slice(1, 5, 9); }, [](const auto& t) { return t.slice(2, 0, 3); },
+        [](const auto& t) { return t.slice(1, 30, 64); }}},
+      {"a slice and the whole tensor", {[](const auto& t) { return t.select(0, 1); }, [](const auto& t) { return t; }}},
+      {"the whole tensor and a slice", {[](const auto& t) { return t; }, [](const auto& t) { return t.select(0, 1); }}},
+      {"a strided slice after a dense one",
+       {[](const auto& t) { return t.slice(2, 0, 20); }, [](const auto& t) { return t.slice(2, 1, 96, 3); }}},
+      {"one slice alone", {[](const auto& t) { return t.narrow(2, 7, 1); }}},
+  };
+  Generator g(5);
+  std::mt19937 ints(5);
+  auto weights = [&](const Shape& s) {  // small integers, so every sum below is exact
+    std::vector<double> v(size_t(numel_of(s)));
+    for (auto& e : v) e = double(int(ints() % 9) - 4);
+    return Tensor<double>::from_vector(v, s);
+  };
+  for (const auto& [name, views] : cases) {
+    INFO(name);
+    auto x = Tensor<double>::randn({3, 64, 96}, g).set_requires_grad();
+    auto h = x * 2.0;
+    std::vector<Tensor<double>> ws;
+    Tensor<double> loss = Tensor<double>::zeros({});
+    for (const auto& v : views) {
+      ws.push_back(weights(v(h).shape()));
+      loss = loss + sum(v(h) * ws.back());
+    }
+    { auto nan = Tensor<double>::full({3, 64, 96}, std::nan("")); }  // a freed NaN block for backward to reuse
+    loss.backward();
+    auto want = Tensor<double>::zeros({3, 64, 96});
+    for (size_t i = 0; i < views.size(); ++i) views[i](want).add_(ws[i]);
+    REQUIRE(x.grad().to_vector() == (want * 2.0).to_vector());
+  }
 }

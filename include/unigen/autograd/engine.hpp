@@ -14,10 +14,30 @@ template <class T>
 struct TypedNode : Node {
   Tensor<T> grad;
   bool owned = false;  // grad is a private dense buffer that may be added to in place
+  // While slice_dim >= 0, grad was allocated uninitialised by accumulate_slice and only the indices of
+  // dim slice_dim marked in `written` hold values; settle() zero-fills the rest before grad is read whole.
+  int64_t slice_dim = -1;
+  std::vector<bool> written;
   bool has_grad() const override { return grad.defined(); }
   void clear_grad() override {
     grad = Tensor<T>();
     owned = false;
+    slice_dim = -1;
+    written.clear();
+  }
+  // Makes grad whole: zeros in every run of indices along slice_dim that no slice wrote.
+  void settle() {
+    if (slice_dim < 0) return;
+    NoGrad guard;
+    const int64_t n = int64_t(written.size());
+    for (int64_t i = 0; i < n;) {
+      int64_t j = i;
+      while (j < n && written[size_t(j)] == written[size_t(i)]) ++j;
+      if (!written[size_t(i)]) grad.slice(slice_dim, i, j).fill_(0.0);
+      i = j;
+    }
+    slice_dim = -1;
+    written.clear();
   }
 };
 
@@ -55,7 +75,10 @@ void record(const char* name, Tensor<T>& out, F fn, const In&... ins) {
   node->name = name;
   (add_edges(*node, ins), ...);
   TypedNode<T>* self = node.get();
-  node->apply = [self, fn = std::move(fn)]() { fn(self->grad); };
+  node->apply = [self, fn = std::move(fn)]() {
+    self->settle();
+    fn(self->grad);
+  };
   out.impl().grad_fn = node;
   out.impl().requires_grad = true;
 }
@@ -66,6 +89,7 @@ template <class T>
 Tensor<T> owned_grad(const Tensor<T>& input) {
   if (auto& fn = input.grad_fn()) {
     auto* node = static_cast<TypedNode<T>*>(fn.get());
+    node->settle();
     if (!node->grad.defined()) node->grad = Tensor<T>::zeros(input.shape());
     else if (!node->owned) node->grad = node->grad.clone();
     node->owned = true;
@@ -127,13 +151,35 @@ void accumulate(const Tensor<T>& input, Tensor<T>&& grad) {
 
 // Adds `grad` into the part of `input`'s gradient that input.slice(dim, start, end, step) views: the
 // adjoint of a slice without a zero tensor of the whole input per slice (split, chunk and select of
-// one tensor share one buffer).
+// one tensor share one buffer). Contiguous slices of a node's output along one dim (the q, k and v
+// thirds of attention's projection) are copied into an uninitialised buffer, and added where an
+// earlier slice already wrote; only what none of them covers is zero-filled, once, when the
+// gradient is read whole (TypedNode::settle).
 template <class T>
 void accumulate_slice(const Tensor<T>& input, int64_t dim, int64_t start, int64_t end, int64_t step,
                       const Tensor<T>& grad) {
   if (!input_requires_grad(input)) return;
   NoGrad guard;
-  owned_grad(input).slice(dim, start, end, step).add_(grad);
+  auto* node = input.grad_fn() ? static_cast<TypedNode<T>*>(input.grad_fn().get()) : nullptr;
+  if (!node || step != 1 || (node->grad.defined() && node->slice_dim != dim)) {
+    owned_grad(input).slice(dim, start, end, step).add_(grad);
+    return;
+  }
+  if (!node->grad.defined()) {
+    node->grad = Tensor<T>::empty(input.shape());
+    node->owned = true;
+    node->slice_dim = dim;
+    node->written.assign(size_t(input.size(dim)), false);
+  }
+  for (int64_t i = start; i < end;) {  // runs of indices not yet written (copied) and written (added)
+    const bool was = node->written[size_t(i)];
+    int64_t j = i;
+    while (j < end && node->written[size_t(j)] == was) node->written[size_t(j++)] = true;
+    Tensor<T> to = node->grad.slice(dim, i, j);
+    const Tensor<T> from = grad.narrow(dim, i - start, j - i);
+    was ? to.add_(from) : to.copy_(from);
+    i = j;
+  }
 }
 
 // Runs the backward pass from `root`, whose gradient is `grad`. Nodes run in reverse topological
