@@ -137,7 +137,8 @@ TEST_CASE("sgemm: a few rows (the in-place path), every row and column block, ag
   // 1-8 rows and the rest, 1-24 units of B (rows of a transposed B, vectors of 16 or 8 columns of an
   // untransposed one) and the pieces of a partial block; K short of, equal to and past the 16 lanes, and past the 256 rows of
   // an untransposed B that several row blocks take at a time (beta and bias on the first chunk only); an
-  // untransposed B larger than L2 (2 MiB on the Xeon), taken 32 rows at a time outside the column blocks.
+  // untransposed B larger than L2 (2 MiB on the Xeon), taken 32 rows at a time outside the column blocks,
+  // and split by K between threads (thread 0 applies beta and the bias; the partial products added after).
   const int64_t ns[] = {1, 5, 7, 23, 25, 100, 400}, ks[] = {1, 15, 16, 17, 300};
   for (const auto& k : kernels()) {
     KernelGuard g(k);
@@ -156,7 +157,8 @@ TEST_CASE("sgemm: a few rows (the in-place path), every row and column block, ag
         for (int64_t M : {1, 2, 3, 4, 5, 6, 7, 8, 13, 16}) {
           check_gemm(false, tb, M, 100, 300, 2.0f, -1.0f, 3, true, rng, true);
           check_gemm(false, tb, M, 37, 33, 0.5f, 0.0f, 1, true, rng, true);
-          check_gemm(false, tb, M, 1000, 1000, 0.7f, 0.3f, 0, false, rng, true);  // B past L2: K in chunks outside
+          // B past L2: K in chunks outside the column blocks; on 2 threads the threads split K
+          check_gemm(false, tb, M, 1000, 1000, 0.7f, 0.3f, 0, false, rng, true);
         }
         for (int64_t M : {5, 16})  // B past L2 and C rows past a quarter of it: column super-blocks
           check_gemm(false, tb, M, 9000, 301, 0.7f, 0.3f, 1, false, rng, true);

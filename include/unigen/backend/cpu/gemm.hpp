@@ -367,6 +367,43 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
   // (on 2 threads 1×256×256 1.29× and 1×768×256 1.71× as fast as on one; 2×128×128 0.91×).
   const double work = double(M) * double(N) * double(K);
   nt = int(std::min<double>({double(nt), double(blocks), std::max(1.0, work / 32768.0)}));
+  // An untransposed B larger than L2, on several threads: they split K instead of N, so that each reads
+  // whole rows of B, not N/nt-column pieces of them (on 2 threads, half of 1024² is 2 KiB per row). Thread
+  // 0 writes C (beta and bias), the others their partial products into a buffer of the calling thread
+  // ((nt − 1)·M·N floats, at most L2), then all add the partials into C. On 2 threads, in one process
+  // (2026-11-29, M = 1-16; 1024², 1536×512, 2048×512, 768×1024, 1024×768, 3072×768), splitting K was
+  // 0.94-1.91× as fast as splitting N; on B of 0.75 MiB (768×256) 0.81-0.92×, so those split N. The
+  // sums then depend on the thread count (C's elements are added up in nt parts).
+  if (!tb && nt > 1 && K * N * int64_t(sizeof(float)) > l2_bytes() && K >= 128 * nt &&
+      (nt - 1) * M * N * int64_t(sizeof(float)) <= l2_bytes()) {
+    float* part = pack_buffer(0).get(size_t((nt - 1) * M * N));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+#ifdef _OPENMP
+      const int t = omp_get_thread_num(), n = omp_get_num_threads();
+#else
+      const int t = 0, n = 1;
+#endif
+      const int64_t k0 = K * t / n, k1 = K * (t + 1) / n;
+      float* ct = t == 0 ? C : part + (t - 1) * M * N;
+      gemm_small_m<R>(false, M, N, k1 - k0, alpha, A + k0, lda, B + k0 * ldb, ldb, t == 0 ? beta : 0.0f, ct,
+                      t == 0 ? ldc : N, t == 0 ? bias : nullptr, 1);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+      for (int64_t e = M * N * t / n, e1 = M * N * (t + 1) / n; e < e1;) {  // this thread's share of C
+        const int64_t i = e / N, j0 = e % N, j1 = std::min(N, j0 + (e1 - e));
+        for (int p = 1; p < n; ++p) {
+          const float* src = part + (p - 1) * M * N + i * N;
+          for (int64_t j = j0; j < j1; ++j) C[i * ldc + j] += src[j];
+        }
+        e += j1 - j0;
+      }
+    }
+    return;
+  }
   // An untransposed B whose share per thread is larger than L2 comes from L3 or memory. A column block
   // reads 64-192 bytes of each of its rows, every row in another page, which the hardware prefetchers do
   // not follow. So there K runs in chunks of 32 rows outside the column blocks: the chunk's rows are read along, 32 streams side
