@@ -190,6 +190,28 @@ struct Rows512 {
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  // out[i] = the sum of the lanes of v[i], for 16 vectors at once: each step adds halves of two vectors
+  // into one (256-bit halves, 128-bit quarters, then pairs and single lanes within 128 bits), 31
+  // shuffles where 16 single sums take 80. The shuffles are the zero-masked forms with every lane
+  // selected (vec_math.hpp's all16 says why).
+  static void hsums(const T* v, float* out) {
+    constexpr __mmask16 all = 0xFFFF;
+    T h[8], q[4], p[2];
+    for (int i = 0; i < 8; ++i)  // h[i]: blocks 0-1 half sums of v[2i], blocks 2-3 of v[2i+1]
+      h[i] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, v[2 * i], v[2 * i + 1], 0x44),
+                           _mm512_maskz_shuffle_f32x4(all, v[2 * i], v[2 * i + 1], 0xEE));
+    for (int i = 0; i < 4; ++i)  // q[i]: block b a quarter sum of v[4i + b]
+      q[i] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(all, h[2 * i], h[2 * i + 1], 0x88),
+                           _mm512_maskz_shuffle_f32x4(all, h[2 * i], h[2 * i + 1], 0xDD));
+    for (int i = 0; i < 2; ++i)  // p[i]: block b lanes (x, y, x', y'): x + x' of v[8i + b], y + y' of v[8i + 4 + b]
+      p[i] = _mm512_add_ps(_mm512_maskz_unpacklo_ps(all, q[2 * i], q[2 * i + 1]),
+                           _mm512_maskz_unpackhi_ps(all, q[2 * i], q[2 * i + 1]));
+    // lane 4b + l: the sum of v[b + 4l]; permuted to lane b + 4l
+    const __m512d p0 = _mm512_castps_pd(p[0]), p1 = _mm512_castps_pd(p[1]);
+    const T r = _mm512_add_ps(_mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, p0, p1)),
+                              _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, p0, p1)));
+    _mm512_storeu_ps(out, _mm512_maskz_permutexvar_ps(all, _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r));
+  }
   // Rows per block for M rows (see gemm_detail::gemm_small_m): M itself up to 4, else 4 against a
   // transposed B; against an untransposed one (read once per row block) 8 when M is a multiple of 8, 4
   // for 5 rows, else 6. Measured on the Xeon in one process, alternating (2026-11-29, 1 thread, N×K
@@ -220,6 +242,20 @@ struct Rows256 {
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  // out[i] = the sum of the lanes of v[i], for 8 vectors at once (as Rows512's): 15 shuffles where 8
+  // single sums take 32.
+  static void hsums(const T* v, float* out) {
+    T h[4], p[2];
+    for (int i = 0; i < 4; ++i)  // h[i]: block 0 half sums of v[2i], block 1 of v[2i+1]
+      h[i] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20),
+                           _mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x31));
+    for (int i = 0; i < 2; ++i)  // p[i]: block b lanes (x, y, x', y'): x + x' of v[4i + b], y + y' of v[4i + 2 + b]
+      p[i] = _mm256_add_ps(_mm256_unpacklo_ps(h[2 * i], h[2 * i + 1]), _mm256_unpackhi_ps(h[2 * i], h[2 * i + 1]));
+    // lane 4b + l: the sum of v[b + 2l]; permuted to lane b + 2l
+    const __m256d p0 = _mm256_castps_pd(p[0]), p1 = _mm256_castps_pd(p[1]);
+    const T r = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(p0, p1)), _mm256_castpd_ps(_mm256_unpackhi_pd(p0, p1)));
+    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
   // As Rows512's, within 12 accumulators and 16 registers: at most 3 rows against a transposed B (each
   // row's vector of A stays in a register); against an untransposed one 4 rows for 4, 5 and multiples of
   // 4, else 6.
