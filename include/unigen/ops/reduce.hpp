@@ -131,11 +131,7 @@ Tensor<Out> reduce(const char* op, const Tensor<T>& a, const std::vector<bool>& 
   for (int64_t i = 1; i < n && dense; ++i) dense = koff[size_t(i)] == koff[0] + i;
 #pragma omp parallel if (parallel)
   {
-#ifdef _OPENMP
-    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-#else
-    const int64_t nt = 1, t = 0;
-#endif
+    const auto [t, nt] = cpu::team_place();
     const int64_t i0 = n * t / nt, i1 = n * (t + 1) / nt;
     std::vector<Acc> acc(size_t(i1 - i0), init);
     for (int64_t j = 0; j < nr; ++j) {

@@ -16,6 +16,7 @@
 
 #include "unigen/backend/cpu/cpu_features.hpp"
 #include "unigen/backend/cpu/gemm_kernels.hpp"
+#include "unigen/backend/cpu/strided.hpp"
 #include "unigen/core/error.hpp"
 
 #ifdef _OPENMP
@@ -381,11 +382,7 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
 #pragma omp parallel num_threads(nt)
 #endif
     {
-#ifdef _OPENMP
-      const int t = omp_get_thread_num(), n = omp_get_num_threads();
-#else
-      const int t = 0, n = 1;
-#endif
+      const auto [t, n] = team_place();
       const int64_t k0 = K * t / n, k1 = K * (t + 1) / n;
       float* ct = t == 0 ? C : part + (t - 1) * M * N;
       gemm_small_m<R>(false, M, N, k1 - k0, alpha, A + k0, lda, B + k0 * ldb, ldb, t == 0 ? beta : 0.0f, ct,

@@ -11,6 +11,18 @@
 
 namespace unigen::cpu {
 
+// This thread's place in the OpenMP team it runs in: its number t of n threads ({0, 1} without OpenMP).
+struct TeamPlace {
+  int64_t t, n;
+};
+inline TeamPlace team_place() {
+#ifdef _OPENMP
+  return {omp_get_thread_num(), omp_get_num_threads()};
+#else
+  return {0, 1};
+#endif
+}
+
 namespace strided_detail {
 
 // Calls f(offsets) for the indices of rows [r0, r1) of `shape` (a row: all indices that share every dim
@@ -81,7 +93,7 @@ void strided_for_each_parallel(const std::vector<int64_t>& shape, const std::arr
   if (count >= grain && nrows > 1 && omp_get_level() == 0 && omp_get_max_threads() > 1) {
 #pragma omp parallel
     {
-      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const auto [t, nt] = team_place();
       strided_detail::rows<N>(shape, strides, base, nrows * t / nt, nrows * (t + 1) / nt, f);
     }
     return;
