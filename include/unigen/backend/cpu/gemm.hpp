@@ -333,7 +333,7 @@ void small_m_block(bool tb, int64_t K, float alpha, const float* A, int64_t lda,
 // linear layer on a few rows, where each packed float of B would serve only 2·M flops. Rows run in blocks
 // of R::block_rows (the rest in one block of 4, 3, 2 or 1 rows) against R::accumulators / rows units of
 // B. Each column block of B runs against all rows of A, so it is read from memory once and from L1/L2 by
-// the other row blocks. Threads split N.
+// the other row blocks. Threads split N, or K when an untransposed B is larger than L2 (see below).
 template <class R>
 void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
@@ -377,14 +377,14 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
   // sums then depend on the thread count (C's elements are added up in nt parts).
   if (!tb && nt > 1 && K * N * int64_t(sizeof(float)) > l2_bytes() && K >= 128 * nt &&
       (nt - 1) * M * N * int64_t(sizeof(float)) <= l2_bytes()) {
-    float* part = pack_buffer(0).get(size_t((nt - 1) * M * N));
+    float* partial = pack_buffer(0).get(size_t((nt - 1) * M * N));
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
     {
       const auto [t, n] = team_place();
       const int64_t k0 = K * t / n, k1 = K * (t + 1) / n;
-      float* ct = t == 0 ? C : part + (t - 1) * M * N;
+      float* ct = t == 0 ? C : partial + (t - 1) * M * N;
       gemm_small_m<R>(false, M, N, k1 - k0, alpha, A + k0, lda, B + k0 * ldb, ldb, t == 0 ? beta : 0.0f, ct,
                       t == 0 ? ldc : N, t == 0 ? bias : nullptr, 1);
 #ifdef _OPENMP
@@ -393,7 +393,7 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
       for (int64_t e = M * N * t / n, e1 = M * N * (t + 1) / n; e < e1;) {  // this thread's share of C
         const int64_t i = e / N, j0 = e % N, j1 = std::min(N, j0 + (e1 - e));
         for (int p = 1; p < n; ++p) {
-          const float* src = part + (p - 1) * M * N + i * N;
+          const float* src = partial + (p - 1) * M * N + i * N;
           for (int64_t j = j0; j < j1; ++j) C[i * ldc + j] += src[j];
         }
         e += j1 - j0;
@@ -403,9 +403,9 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
   }
   // An untransposed B whose share per thread is larger than L2 comes from L3 or memory. A column block
   // reads 64-192 bytes of each of its rows, every row in another page, which the hardware prefetchers do
-  // not follow. So there K runs in chunks of 32 rows outside the column blocks: the chunk's rows are read along, 32 streams side
-  // by side, while the rows of C (at most a quarter of L2: wider products go in super-blocks of columns)
-  // come back from L2 once per chunk. Measured in one process on the Xeon (2026-11-29, M = 1-16, N×K
+  // not follow. So there K runs in chunks of 32 rows outside the column blocks: the chunk's rows are
+  // read along, 32 streams side by side, while the rows of C (at most a quarter of L2: wider products go
+  // in super-blocks of columns) come back from L2 once per chunk. Measured in one process on the Xeon (2026-11-29, M = 1-16, N×K
   // 1024², 3072×768, 4096×1024): chunks of 32 or 64 rows outside against column blocks outside 1.07-1.53×
   // as fast on 1 thread and 0.97-1.57× on 2; chunks of 32 against 16, 24, 48 and 64 (with 30522×768
   // too), geometric mean over the 20 shapes against oneDNN 1.074 against 0.948-1.057 on 1 thread, 0.982

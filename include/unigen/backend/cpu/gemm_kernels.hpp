@@ -192,7 +192,7 @@ struct Rows512 {
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
   // out[i] = the sum of the lanes of v[i], for 16 vectors at once: each step adds halves of two vectors
   // into one (256-bit halves, 128-bit quarters, then pairs and single lanes within 128 bits), 31
-  // shuffles where 16 single sums take 80. The shuffles are the zero-masked forms with every lane
+  // shuffles where 16 single sums take 64. The shuffles are the zero-masked forms with every lane
   // selected (vec_math.hpp's all16 says why).
   static void hsums(const T* v, float* out) {
     constexpr __mmask16 all = 0xFFFF;
@@ -243,7 +243,7 @@ struct Rows256 {
   static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
   // out[i] = the sum of the lanes of v[i], for 8 vectors at once (as Rows512's): 15 shuffles where 8
-  // single sums take 32.
+  // single sums take 24.
   static void hsums(const T* v, float* out) {
     T h[4], p[2];
     for (int i = 0; i < 4; ++i)  // h[i]: block 0 half sums of v[2i], block 1 of v[2i+1]
