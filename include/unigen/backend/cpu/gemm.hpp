@@ -60,7 +60,8 @@ Blocking blocking() {
   return b;
 }
 
-// A 64-byte aligned float buffer that only grows; one per thread and operand, reused across calls.
+// A 64-byte aligned float buffer that only grows; one per thread and operand, reused across calls (the
+// few-rows K split keeps its partial products in the calling thread's first one).
 struct PackBuffer {
   float* p = nullptr;
   size_t cap = 0;
@@ -401,21 +402,14 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
     }
     return;
   }
-  // An untransposed B whose share per thread is larger than L2 comes from L3 or memory. A column block
-  // reads 64-192 bytes of each of its rows, every row in another page, which the hardware prefetchers do
-  // not follow. So there K runs in chunks of 32 rows outside the column blocks: the chunk's rows are
-  // read along, 32 streams side by side, while the rows of C (at most a quarter of L2: wider products go
-  // in super-blocks of columns) come back from L2 once per chunk. Measured in one process on the Xeon (2026-11-29, M = 1-16, N×K
-  // 1024², 3072×768, 4096×1024): chunks of 32 or 64 rows outside against column blocks outside 1.07-1.53×
-  // as fast on 1 thread and 0.97-1.57× on 2; chunks of 32 against 16, 24, 48 and 64 (with 30522×768
-  // too), geometric mean over the 20 shapes against oneDNN 1.074 against 0.948-1.057 on 1 thread, 0.982
-  // against 0.855-0.953 on 2 (64 rows, 64 streams, ran 30522×768 at M = 8-16 at a third of the speed of
-  // 32). On B of 1.2 MiB and less, k chunks outside were 0.78-1.26× as fast, so those keep the column
-  // blocks outside.
-  // With the column blocks outside, when several row blocks read each of them, they take it 256 of its
-  // rows at a time: a whole block (K rows ldb apart, a power of two) would overflow its sets of L2 before
-  // the next row block came back to it (M = 12 and 16, 1024² and 3072×768: 1.08-1.23× as fast as the
-  // whole block).
+  // An untransposed B whose share per thread is larger than L2 comes from L3 or memory, where a column
+  // block's 64-192 bytes of each row, every row in another page, do not stream. There K runs in chunks of
+  // 32 rows outside the column blocks, so each chunk's rows are read along as 32 streams, while the rows
+  // of C (at most a quarter of L2: wider products in super-blocks of columns) come back from L2 once per
+  // chunk: 1.07-1.53× as fast at M = 1-16, 1 thread; chunks of 16-64 rows and smaller B measured in
+  // docs/kernels.md. With the column blocks outside, several row blocks take each block 256 of its rows
+  // at a time: a whole block (K rows ldb apart, a power of two) would overflow its sets of L2 before the
+  // next row block came back to it (M = 12 and 16, 1024² and 3072×768: 1.08-1.23× as fast).
   const bool by_k = !tb && K * (N / nt) * int64_t(sizeof(float)) > l2_bytes();  // a thread's share of B
   const int64_t kc = by_k ? 32 : !tb && M > rb ? 256 : K;
   const int64_t super = by_k ? std::max<int64_t>(1, l2_bytes() / 4 / (M * int64_t(sizeof(float))) / width) * width : N;
@@ -434,9 +428,13 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
     };
     for (int64_t s0 = j0; s0 < j1; s0 += super) {
       const int64_t s1 = std::min(j1, s0 + super);
-      for (int64_t a = 0; a < (by_k ? K : s1 - s0); a += by_k ? kc : width)  // outer: k chunks or column blocks
-        for (int64_t b = 0; b < (by_k ? s1 - s0 : K); b += by_k ? width : kc)
-          by_k ? run(s0 + b, a) : run(s0 + a, b);
+      if (by_k) {
+        for (int64_t k0 = 0; k0 < K; k0 += kc)
+          for (int64_t j = s0; j < s1; j += width) run(j, k0);
+      } else {
+        for (int64_t j = s0; j < s1; j += width)
+          for (int64_t k0 = 0; k0 < K; k0 += kc) run(j, k0);
+      }
     }
   };
   if (nt <= 1) {

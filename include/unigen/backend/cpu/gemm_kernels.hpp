@@ -210,7 +210,8 @@ struct Rows512 {
     const __m512d p0 = _mm512_castps_pd(p[0]), p1 = _mm512_castps_pd(p[1]);
     const T r = _mm512_add_ps(_mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, p0, p1)),
                               _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, p0, p1)));
-    _mm512_storeu_ps(out, _mm512_maskz_permutexvar_ps(all, _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r));
+    const __m512i lanes_of = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_ps(out, _mm512_maskz_permutexvar_ps(all, lanes_of, r));
   }
   // Rows per block for M rows (see gemm_detail::gemm_small_m): M itself up to 4, else 4 against a
   // transposed B; against an untransposed one (read once per row block) 8 when M is a multiple of 8, 4
@@ -253,7 +254,8 @@ struct Rows256 {
       p[i] = _mm256_add_ps(_mm256_unpacklo_ps(h[2 * i], h[2 * i + 1]), _mm256_unpackhi_ps(h[2 * i], h[2 * i + 1]));
     // lane 4b + l: the sum of v[b + 2l]; permuted to lane b + 2l
     const __m256d p0 = _mm256_castps_pd(p[0]), p1 = _mm256_castps_pd(p[1]);
-    const T r = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(p0, p1)), _mm256_castpd_ps(_mm256_unpackhi_pd(p0, p1)));
+    const T r =
+        _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(p0, p1)), _mm256_castpd_ps(_mm256_unpackhi_pd(p0, p1)));
     _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
   }
   // As Rows512's, within 12 accumulators and 16 registers: at most 3 rows against a transposed B (each
