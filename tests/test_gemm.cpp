@@ -108,6 +108,18 @@ TEST_CASE("sgemm: every kernel, transpose combination and odd size matches the r
   }
 }
 
+TEST_CASE("sgemm: every width of the last column panel, with a partial last row panel (the edge tiles)", "[gemm]") {
+  for (const auto& k : kernels()) {
+    KernelGuard g(k);
+    std::mt19937 rng(5);
+    for (int t = 0; t < 4; ++t)
+      for (int64_t w = 1; w <= 64; ++w) {  // w columns alone, and after a full 64-column panel
+        check_gemm(t & 1, t & 2, 13, w, 37, -1.0f, 0.5f, 3, true, rng);
+        check_gemm(t & 1, t & 2, 13, 64 + w, 37, 1.5f, 0.0f, 3, true, rng);
+      }
+  }
+}
+
 TEST_CASE("sgemm: alpha, beta and padded leading dimensions", "[gemm]") {
   const float ab[][2] = {{1.0f, 1.0f}, {2.0f, -1.0f}, {-0.5f, 0.5f}, {0.0f, 3.0f}, {0.0f, 0.0f}, {1.5f, 0.0f}};
   for (const auto& k : kernels()) {

@@ -133,7 +133,7 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
   for (int64_t j0 = 0; j0 < nc && trans; j0 += NR) {
     const int64_t nr = std::min<int64_t>(NR, nc - j0);
     float* dst = out + j0 * kc;
-    for (int64_t c0 = 0; c0 < NR; c0 += 8) {
+    for (int64_t c0 = 0; c0 < nr; c0 += 8) {  // 8-column blocks that hold columns of B
       int64_t k0 = 0;
 #ifdef UNIGEN_GEMM_X86
       if (avx && c0 + 8 <= nr)
@@ -144,6 +144,8 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
           for (int64_t k = k0; k < std::min(k0 + 16, kc); ++k)
             dst[k * NR + c] = c < nr ? b[(j0 + c) * ldb + k] : 0.0f;
     }
+    if (const int64_t c1 = (nr + 7) / 8 * 8; c1 < NR)  // the blocks past them, zeroed a row at a time
+      for (int64_t k = 0; k < kc; ++k) std::fill(dst + k * NR + c1, dst + (k + 1) * NR, 0.0f);
   }
 }
 
@@ -154,7 +156,8 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
 // panel's column scattered over kc rows lda apart, which would thrash L1 and the TLB on every tile, so
 // it is packed, a_group panels at a time (plain copies per k), as is the last, partial panel of an
 // untransposed A (zero-padded to MR rows). pa: a_group·MR·kc floats.
-// Edge tiles are computed whole into a local tile and only their valid part is stored. bias: [nc] added
+// Edge tiles: on AVX-512 Kern::edge (a narrower kernel for a narrow last column panel, masked stores);
+// the other kernels compute them whole into a local tile and store only its valid part. bias: [nc] added
 // to every row of the block (while its tile is in L1), or nullptr.
 template <class Kern>
 void macro_kernel(bool ta, int64_t m, int64_t nc, int64_t kc, float alpha, const float* a, int64_t lda, float* pa,
@@ -185,6 +188,8 @@ void macro_kernel(bool ta, int64_t m, int64_t nc, int64_t kc, float alpha, const
       float* ct = c + i0 * ldc + j0;
       if (mr == MR && nr == NR) {
         Kern::run(kc, ap, rsa, csa, b, ct, ldc, alpha, beta);
+      } else if constexpr (std::is_same_v<Kern, gemm_kernels::Avx512>) {
+        Kern::edge(kc, ap, rsa, csa, b, mr, nr, ct, ldc, alpha, beta);
       } else {
         alignas(64) float tile[MR * NR];
         Kern::run(kc, ap, rsa, csa, b, tile, NR, 1.0f, 0.0f);

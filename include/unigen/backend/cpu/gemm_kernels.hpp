@@ -161,6 +161,50 @@ struct Avx512 {
           "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",
           "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
   }
+  // An edge tile (mr ≤ MR rows, nr ≤ NR columns of C at c) = alpha·(a·b) + beta·C, stored with masks.
+  // Up to 48 columns wide it runs run_narrow on the panel's first 16, 32 or 48 columns (a quarter, half
+  // or three quarters of run's multiply-adds, in the same order, so the same values), wider it runs run
+  // into a local tile.
+  __attribute__((target("avx512f,avx2,fma"))) static void edge(int64_t kc, const float* a, int64_t rsa, int64_t csa,
+                                                               const float* b, int64_t mr, int64_t nr, float* c,
+                                                               int64_t ldc, float alpha, float beta) {
+    alignas(64) float tile[MR * NR];
+    if (nr <= 16)
+      run_narrow<1>(kc, a, rsa, csa, b, tile);
+    else if (nr <= 32)
+      run_narrow<2>(kc, a, rsa, csa, b, tile);
+    else if (nr <= 48)
+      run_narrow<3>(kc, a, rsa, csa, b, tile);
+    else
+      run(kc, a, rsa, csa, b, tile, NR, 1.0f, 0.0f);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int64_t i = 0; i < mr; ++i)
+      for (int64_t j = 0; j < nr; j += 16) {
+        const __mmask16 m = nr - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (nr - j)) - 1);
+        __m512 r = _mm512_mul_ps(va, _mm512_load_ps(tile + i * NR + j));
+        if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, c + i * ldc + j), r);
+        _mm512_mask_storeu_ps(c + i * ldc + j, m, r);
+      }
+  }
+  // The first 16·V columns (V = 1, 2, 3) of the packed panel (row stride NR) against the MR rows of A, into
+  // tile (row stride NR): MR·V accumulators.
+  template <int V>
+  __attribute__((target("avx512f,avx2,fma"))) static void run_narrow(int64_t kc, const float* a, int64_t rsa,
+                                                                     int64_t csa, const float* b, float* tile) {
+    __m512 acc[MR][V];
+    for (auto& row : acc)
+      for (auto& v : row) v = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; ++k, a += csa, b += NR) {
+      __m512 bv[V];
+      for (int v = 0; v < V; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 ai = _mm512_set1_ps(a[i * rsa]);
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+      }
+    }
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < V; ++v) _mm512_store_ps(tile + i * NR + 16 * v, acc[i][v]);
+  }
 };
 
 // The few-rows kernels (gemm_rows.inc: dot and axpy), compiled once per instruction set inside a struct
