@@ -110,6 +110,18 @@ void pack_a(bool trans, const float* a, int64_t lda, int64_t rows, int64_t kc, f
 // (4 panels: the same; 16: slower).
 constexpr int64_t a_group = 8;
 
+// A transposed A is read in place (the kernel broadcasting from its k rows, csa = lda) instead of packed
+// when the k rows of a pass span at most this many bytes and lda is not a multiple of 4 KiB (where every
+// k row falls in one L1 set and a page of its own). Measured on the Xeon in one process, alternating
+// with the packed path (2026-11-29, M×N×K, median of 15 rounds): AVX-512, 1 thread: 81×64×81 1.30×,
+// 128×64×128 1.36×, 512×64×64 1.22×, 256³ 1.08×, 256×256×2592 1.08×, 768×256×2592 1.07×, 256×1024×2592
+// 1.02×, 512³ 0.98×, 1000³ 1.03× (2 threads: 1.29×, 1.14×, 1.19×, 1.05×, 1.06×, 1.07×, 1.03×, 0.96×,
+// 0.98×); with lda = 1024 (1024×256×2592, 1024³) 0.65-0.88×; with rows past 2 MiB 0.96-1.06×, but
+// 2592×256×1024 0.80× on 2 threads. The AVX2 kernel (16 columns a tile: A's rows walked 4× as often)
+// 1.03-1.16× up to 256 KiB, 0.78-0.96× from 0.4 to 2 MiB.
+template <class Kern>
+constexpr int64_t ta_in_place_bytes = std::is_same_v<Kern, gemm_kernels::Avx512> ? int64_t(2) << 20 : int64_t(256) << 10;
+
 // Packs the kc×nc block of op(B) at `b` (element (k, j) at b[k·ldb + j], or b[j·ldb + k] when trans)
 // into panels of NR columns: out[panel][k][c], columns past nc zero-filled. out: kc·ceil(nc/NR)·NR floats.
 // An untransposed B is copied row by row (each row read sequentially). A transposed one is copied in 8×8
@@ -153,9 +165,9 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, flo
 // at a[i·lda + k] (a[k·lda + i] when trans). The micro-kernel reads full panels of an untransposed A in
 // place: each of its MR rows is a contiguous run of kc floats, read once from memory and then from L1
 // by every tile of the panel, so packing (a transposing copy) would only add work. A transposed A has a
-// panel's column scattered over kc rows lda apart, which would thrash L1 and the TLB on every tile, so
-// it is packed, a_group panels at a time (plain copies per k), as is the last, partial panel of an
-// untransposed A (zero-padded to MR rows). pa: a_group·MR·kc floats.
+// panel's column scattered over kc rows lda apart: read in place too while those rows stay within
+// ta_in_place_bytes, else packed, a_group panels at a time (plain copies per k), as is the last, partial
+// panel of either (zero-padded to MR rows). pa: a_group·MR·kc floats.
 // Edge tiles: on AVX-512 Kern::edge (a narrower kernel for a narrow last column panel, masked stores);
 // the other kernels compute them whole into a local tile and store only its valid part. bias: [nc] added
 // to every row of the block (while its tile is in L1), or nullptr.
@@ -164,16 +176,19 @@ void macro_kernel(bool ta, int64_t m, int64_t nc, int64_t kc, float alpha, const
                   const float* pb, float beta, float* c, int64_t ldc, const float* bias) {
   constexpr int MR = Kern::MR, NR = Kern::NR;
   const int64_t tiles = (nc + NR - 1) / NR, lines = (kc + 15) / 16;
+  const bool ta_in_place = ta && lda % 1024 != 0 && kc * lda * int64_t(sizeof(float)) <= ta_in_place_bytes<Kern>;
   for (int64_t i0 = 0; i0 < m; i0 += MR) {
     const int64_t mr = std::min<int64_t>(MR, m - i0);
     const float* ap = a + i0 * lda;
     int64_t rsa = lda, csa = 1;
-    if (ta) {
+    if (ta_in_place && mr == MR) {
+      ap = a + i0, rsa = 1, csa = lda;
+    } else if (ta && !ta_in_place) {
       const int64_t p = (i0 / MR) % a_group;  // this panel's place in its group
       if (p == 0) pack_a<MR>(true, a + i0, lda, std::min(a_group * MR, m - i0), kc, pa);
       ap = pa + p * MR * kc, rsa = 1, csa = MR;
     } else if (mr < MR) {
-      pack_a<MR>(false, ap, lda, mr, kc, pa);
+      pack_a<MR>(ta, ta ? a + i0 : ap, lda, mr, kc, pa);
       ap = pa, rsa = 1, csa = MR;
     }
     // While this panel's tiles run, the next panel's rows (read in place) are prefetched, a share per
