@@ -144,8 +144,11 @@ __attribute__((target("avx512f"))) inline float hmax(__m512 v) { return hmax(_mm
 
 // Φ(x), the standard normal CDF, as 0.5·erfc(−x/√2) with Numerical Recipes' erfc (relative error about
 // 1.2e-7 over the whole line, so the left tail keeps its relative accuracy too). V: float, __m256 or __m512.
+// Always inlined (with GELU below): GCC 12 left it a call per vector; inlined into GELU's row loop, in
+// one process alternating (2026-11-29, 16 Ki and 2592×1024 floats, two runs) 1.05-1.12× as fast
+// forward and 1.07-1.20× backward, same values.
 template <class V>
-V normal_cdf(V x) {
+[[gnu::always_inline]] inline V normal_cdf(V x) {
   const V z = (x < 0 ? -x : x) * 0.70710678118654752f;
   const V t = 1.0f / (1.0f + 0.5f * z);
   V p = 0.17087277f * t - 0.82215223f;
@@ -158,11 +161,11 @@ V normal_cdf(V x) {
 
 // GELU (exact form) x·Φ(x) and its derivative Φ(x) + x·φ(x).
 template <class V>
-V gelu_v(V x) {
+[[gnu::always_inline]] inline V gelu_v(V x) {
   return x * normal_cdf(x);
 }
 template <class V>
-V gelu_grad_v(V x) {
+[[gnu::always_inline]] inline V gelu_grad_v(V x) {
   return normal_cdf(x) + x * vexp(-0.5f * x * x) * 0.39894228040143268f;
 }
 
