@@ -29,6 +29,34 @@ TEST_CASE("AdamW minimises a quadratic", "[optim]") {
   CHECK_THROWS_WITH(optim::AdamW<float>({p * 2.0f}), Catch::Contains("leaf"));
 }
 
+TEST_CASE("AdamW on float (vectors and the tail) follows the formula in double over several steps", "[optim]") {
+  const int64_t n = 16 * 5 + 7;
+  std::vector<float> p0(n), g(n);
+  for (int64_t i = 0; i < n; ++i) p0[size_t(i)] = float(std::sin(0.7 * double(i))), g[size_t(i)] = float(std::cos(1.3 * double(i)));
+  auto p = Tensor<float>::from_vector(p0, {n}).set_requires_grad();
+  const auto gt = Tensor<float>::from_vector(g, {n});
+  const double lr = 0.05, b1 = 0.9, b2 = 0.99, eps = 1e-6, wd = 0.1;
+  optim::AdamW<float> opt({p}, {lr, b1, b2, eps, wd});
+  std::vector<double> want(p0.begin(), p0.end()), m(size_t(n), 0.0), v(size_t(n), 0.0);
+  for (int t = 1; t <= 3; ++t) {
+    opt.zero_grad();
+    sum(p * gt * double(t)).backward();  // gradient t·g
+    opt.step();
+    for (size_t i = 0; i < size_t(n); ++i) {
+      const double gi = double(g[i]) * t;
+      m[i] = b1 * m[i] + (1 - b1) * gi;
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+      const double mh = m[i] / (1 - std::pow(b1, t)), vh = v[i] / (1 - std::pow(b2, t));
+      want[i] -= lr * (mh / (std::sqrt(vh) + eps) + wd * want[i]);
+    }
+  }
+  const auto got = p.to_vector();
+  for (size_t i = 0; i < size_t(n); ++i) {
+    INFO("element " << i);
+    REQUIRE(double(got[i]) == Approx(want[i]).margin(1e-6));
+  }
+}
+
 TEST_CASE("gradient clipping scales to the max norm", "[optim]") {
   auto a = Tensor<double>::zeros({2}).set_requires_grad(), b = Tensor<double>::zeros({1}).set_requires_grad();
   (sum(a * Tensor<double>::from_vector(std::vector<double>{3, 0}, {2})) + sum(b * 4.0)).backward();

@@ -1,8 +1,11 @@
 #pragma once
 // Optimisers and schedules: AdamW, SGD, gradient-norm clipping, warmup-cosine and constant learning rates.
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "unigen/backend/cpu/vec_math.hpp"
 #include "unigen/core/tensor.hpp"
 
 namespace unigen::optim {
@@ -37,6 +40,14 @@ class AdamW {
       const T* gd = g.data();
       A *m = m_[k].data(), *v = v_[k].data();
       const int64_t n = p.numel();
+      if constexpr (std::is_same_v<T, float>) {
+        const cpu::AdamWCoef coef{b1, b2, lr, c1, c2, eps, wd};
+        constexpr int64_t chunk = 16384;
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+        for (int64_t i = 0; i < n; i += chunk)
+          cpu::adamw_row(pd + i, gd + i, m + i, v + i, std::min(chunk, n - i), coef);
+        continue;
+      }
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
       for (int64_t i = 0; i < n; ++i) {
         A gi = A(gd[i]);

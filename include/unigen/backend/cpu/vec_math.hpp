@@ -107,14 +107,17 @@ inline __m256 exp8(__m256 x) {
 }
 #endif
 
-// exp overloaded on float, __m256 and __m512, for the width-generic functions below (which use GCC's
-// vector-extension operators, so one definition serves every width).
+// exp and sqrt overloaded on float, __m256 and __m512, for the width-generic functions below (which use
+// GCC's vector-extension operators, so one definition serves every width).
 inline float vexp(float x) { return exp_scalar(x); }
+inline float vsqrt(float x) { return std::sqrt(x); }
 #if defined(__AVX512F__)
 inline __m512 vexp(__m512 x) { return exp16(x); }
+inline __m512 vsqrt(__m512 x) { return _mm512_maskz_sqrt_ps(all16, x); }
 #endif
 #if defined(__AVX2__) && defined(__FMA__)
 inline __m256 vexp(__m256 x) { return exp8(x); }
+inline __m256 vsqrt(__m256 x) { return _mm256_sqrt_ps(x); }
 #endif
 
 // The sum (hsum) and the max (hmax) of the lanes of a vector register, taken as a tree. Defined on every
@@ -245,6 +248,33 @@ float sum_row(const float* x, const float* g, int64_t n, F f) {
 #endif
   for (; j < n; ++j) s += f(x[j], g[j]);
   return s;
+}
+
+// One AdamW step over [n] floats of a parameter p with gradient g and moments m, v (updated in place):
+// m = b1·m + (1−b1)·g, v = b2·v + (1−b2)·g², p −= lr·(m·c1 / (√(v·c2) + eps) + wd·p), c1 and c2 the
+// bias corrections. Whole vectors, then the same arithmetic on the tail. Written with vector types
+// because GCC leaves std::sqrt scalar (it may set errno), and so the whole loop.
+struct AdamWCoef {
+  float b1, b2, lr, c1, c2, eps, wd;
+};
+inline void adamw_row(float* p, const float* g, float* m, float* v, int64_t n, const AdamWCoef& k) {
+  auto step = [&k](auto& pv, auto gv, auto& mv, auto& vv) {
+    mv = k.b1 * mv + (1 - k.b1) * gv;
+    vv = k.b2 * vv + (1 - k.b2) * gv * gv;
+    pv = pv - k.lr * (mv * k.c1 / (vsqrt(vv * k.c2) + k.eps) + k.wd * pv);
+  };
+  int64_t j = 0;
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+  constexpr int64_t W = sizeof(vfloat) / sizeof(float);
+  for (; j + W <= n; j += W) {
+    vfloat pv = vload(p + j), mv = vload(m + j), vv = vload(v + j);
+    step(pv, vload(g + j), mv, vv);
+    std::memcpy(p + j, &pv, sizeof pv);
+    std::memcpy(m + j, &mv, sizeof mv);
+    std::memcpy(v + j, &vv, sizeof vv);
+  }
+#endif
+  for (; j < n; ++j) step(p[j], g[j], m[j], v[j]);
 }
 
 // exp in compute type A: the vectorised method for float, std::exp otherwise.
