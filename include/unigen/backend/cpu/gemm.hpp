@@ -118,9 +118,9 @@ constexpr int64_t a_group = 8;
 // 1.02×, 512³ 0.98×, 1000³ 1.03× (2 threads: 1.29×, 1.14×, 1.19×, 1.05×, 1.06×, 1.07×, 1.03×, 0.96×,
 // 0.98×); with lda = 1024 (1024×256×2592, 1024³) 0.65-0.88×; with rows past 2 MiB 0.96-1.06×, but
 // 2592×256×1024 0.80× on 2 threads. The AVX2 kernel (16 columns a tile: A's rows walked 4× as often)
-// 1.03-1.16× up to 256 KiB, 0.78-0.96× from 0.4 to 2 MiB.
+// 1.03-1.16× up to 256 KiB, 0.78-0.96× from 0.4 to 2 MiB; so the limit goes by the tile's width.
 template <class Kern>
-constexpr int64_t ta_in_place_bytes = std::is_same_v<Kern, gemm_kernels::Avx512> ? int64_t(2) << 20 : int64_t(256) << 10;
+constexpr int64_t ta_in_place_bytes = Kern::NR >= 64 ? int64_t(2) << 20 : int64_t(256) << 10;
 
 // Packs the kc×nc block of op(B) at `b` (element (k, j) at b[k·ldb + j], or b[j·ldb + k] when trans)
 // into panels of NR columns: out[panel][k][c], columns past nc zero-filled. out: kc·ceil(nc/NR)·NR floats.
@@ -203,7 +203,7 @@ void macro_kernel(bool ta, int64_t m, int64_t nc, int64_t kc, float alpha, const
       float* ct = c + i0 * ldc + j0;
       if (mr == MR && nr == NR) {
         Kern::run(kc, ap, rsa, csa, b, ct, ldc, alpha, beta);
-      } else if constexpr (std::is_same_v<Kern, gemm_kernels::Avx512>) {
+      } else if constexpr (requires { &Kern::edge; }) {  // AVX-512
         Kern::edge(kc, ap, rsa, csa, b, mr, nr, ct, ldc, alpha, beta);
       } else {
         alignas(64) float tile[MR * NR];
