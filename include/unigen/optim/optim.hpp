@@ -40,21 +40,19 @@ class AdamW {
       const T* gd = g.data();
       A *m = m_[k].data(), *v = v_[k].data();
       const int64_t n = p.numel();
-      if constexpr (std::is_same_v<T, float>) {
-        const cpu::AdamWCoef coef{b1, b2, lr, c1, c2, eps, wd};
+      const cpu::AdamWCoef<A> coef{b1, b2, lr, c1, c2, eps, wd};
+      if constexpr (std::is_same_v<T, float>) {  // vectors, chunks of 16 Ki per thread
         constexpr int64_t chunk = 16384;
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
         for (int64_t i = 0; i < n; i += chunk)
           cpu::adamw_row(pd + i, gd + i, m + i, v + i, std::min(chunk, n - i), coef);
-        continue;
-      }
+      } else {  // double, or a 16-bit parameter updated in float
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        A gi = A(gd[i]);
-        m[i] = b1 * m[i] + (1 - b1) * gi;
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-        A pi = A(pd[i]);
-        pd[i] = T(pi - lr * (m[i] * c1 / (std::sqrt(v[i] * c2) + eps) + wd * pi));
+        for (int64_t i = 0; i < n; ++i) {
+          A pi = A(pd[i]);
+          cpu::adamw_update(pi, A(gd[i]), m[i], v[i], coef);
+          pd[i] = T(pi);
+        }
       }
     }
   }

@@ -111,6 +111,7 @@ inline __m256 exp8(__m256 x) {
 // GCC's vector-extension operators, so one definition serves every width).
 inline float vexp(float x) { return exp_scalar(x); }
 inline float vsqrt(float x) { return std::sqrt(x); }
+inline double vsqrt(double x) { return std::sqrt(x); }
 #if defined(__AVX512F__)
 inline __m512 vexp(__m512 x) { return exp16(x); }
 inline __m512 vsqrt(__m512 x) { return _mm512_maskz_sqrt_ps(all16, x); }
@@ -250,31 +251,35 @@ float sum_row(const float* x, const float* g, int64_t n, F f) {
   return s;
 }
 
-// One AdamW step over [n] floats of a parameter p with gradient g and moments m, v (updated in place):
-// m = b1·m + (1−b1)·g, v = b2·v + (1−b2)·g², p −= lr·(m·c1 / (√(v·c2) + eps) + wd·p), c1 and c2 the
-// bias corrections. Whole vectors, then the same arithmetic on the tail. Written with vector types
-// because GCC leaves std::sqrt scalar (it may set errno), and so the whole loop.
+// AdamW on one parameter value p (or a vector of them) with gradient g and moments m, v, all updated in
+// place: m = b1·m + (1−b1)·g, v = b2·v + (1−b2)·g², p −= lr·(m·c1 / (√(v·c2) + eps) + wd·p), c1 and c2
+// the bias corrections. V: float, double, __m256 or __m512; C: the coefficients' type.
+template <class C>
 struct AdamWCoef {
-  float b1, b2, lr, c1, c2, eps, wd;
+  C b1, b2, lr, c1, c2, eps, wd;
 };
-inline void adamw_row(float* p, const float* g, float* m, float* v, int64_t n, const AdamWCoef& k) {
-  auto step = [&k](auto& pv, auto gv, auto& mv, auto& vv) {
-    mv = k.b1 * mv + (1 - k.b1) * gv;
-    vv = k.b2 * vv + (1 - k.b2) * gv * gv;
-    pv = pv - k.lr * (mv * k.c1 / (vsqrt(vv * k.c2) + k.eps) + k.wd * pv);
-  };
+template <class V, class C>
+void adamw_update(V& p, V g, V& m, V& v, const AdamWCoef<C>& k) {
+  m = k.b1 * m + (1 - k.b1) * g;
+  v = k.b2 * v + (1 - k.b2) * g * g;
+  p = p - k.lr * (m * k.c1 / (vsqrt(v * k.c2) + k.eps) + k.wd * p);
+}
+
+// adamw_update over [n] floats: whole vectors, then the tail. GCC leaves a plain loop of it scalar
+// (std::sqrt may set errno), so it is written with vector types.
+inline void adamw_row(float* p, const float* g, float* m, float* v, int64_t n, const AdamWCoef<float>& k) {
   int64_t j = 0;
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   constexpr int64_t W = sizeof(vfloat) / sizeof(float);
   for (; j + W <= n; j += W) {
     vfloat pv = vload(p + j), mv = vload(m + j), vv = vload(v + j);
-    step(pv, vload(g + j), mv, vv);
+    adamw_update(pv, vload(g + j), mv, vv, k);
     std::memcpy(p + j, &pv, sizeof pv);
     std::memcpy(m + j, &mv, sizeof mv);
     std::memcpy(v + j, &vv, sizeof vv);
   }
 #endif
-  for (; j < n; ++j) step(p[j], g[j], m[j], v[j]);
+  for (; j < n; ++j) adamw_update(p[j], g[j], m[j], v[j], k);
 }
 
 // exp in compute type A: the vectorised method for float, std::exp otherwise.
