@@ -109,13 +109,16 @@ TEST_CASE("sgemm: every kernel, transpose combination and odd size matches the r
 }
 
 TEST_CASE("sgemm: every width of the last column panel, with a partial last row panel (the edge tiles)", "[gemm]") {
+  // M = 19 rows: past small_m_rows, so an untransposed A takes the packed path too; 3 panels of 6 and 1
+  // row (4 of 4 and 3 on the generic kernel).
+  static_assert(19 > unigen::cpu::gemm_detail::small_m_rows);
   for (const auto& k : kernels()) {
     KernelGuard g(k);
     std::mt19937 rng(5);
     for (int t = 0; t < 4; ++t)
       for (int64_t w = 1; w <= 64; ++w) {  // w columns alone, and after a full 64-column panel
-        check_gemm(t & 1, t & 2, 13, w, 37, -1.0f, 0.5f, 3, true, rng);
-        check_gemm(t & 1, t & 2, 13, 64 + w, 37, 1.5f, 0.0f, 3, true, rng);
+        check_gemm(t & 1, t & 2, 19, w, 37, -1.0f, 0.5f, 3, true, rng);
+        check_gemm(t & 1, t & 2, 19, 64 + w, 37, 1.5f, 0.0f, 3, true, rng);
       }
   }
 }

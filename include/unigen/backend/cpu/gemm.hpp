@@ -176,7 +176,8 @@ void macro_kernel(bool ta, int64_t m, int64_t nc, int64_t kc, float alpha, const
                   const float* pb, float beta, float* c, int64_t ldc, const float* bias) {
   constexpr int MR = Kern::MR, NR = Kern::NR;
   const int64_t tiles = (nc + NR - 1) / NR, lines = (kc + 15) / 16;
-  const bool ta_in_place = ta && lda % 1024 != 0 && kc * lda * int64_t(sizeof(float)) <= ta_in_place_bytes<Kern>;
+  const int64_t row_bytes = lda * int64_t(sizeof(float));  // between a transposed A's k rows
+  const bool ta_in_place = ta && row_bytes % 4096 != 0 && kc * row_bytes <= ta_in_place_bytes<Kern>;
   for (int64_t i0 = 0; i0 < m; i0 += MR) {
     const int64_t mr = std::min<int64_t>(MR, m - i0);
     const float* ap = a + i0 * lda;
