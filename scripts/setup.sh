@@ -14,6 +14,7 @@ packages=(
   dataset-fashion-mnist              # Fashion-MNIST (IDX files)
   clang libclang-rt-14-dev libomp-dev  # libFuzzer targets (clang, its sanitizer runtime and OpenMP)
   nodejs npm                         # npm pack for the emoji packages (scripts/fetch-data.sh)
+  g++-aarch64-linux-gnu qemu-user    # test_vec_math's NEON path: cross-compiled, run under qemu
 )
 
 missing=()

@@ -1,10 +1,13 @@
 #pragma once
-// Vectorised float math for the CPU kernels: exp (and from it GELU) with AVX-512, AVX2 and scalar
-// paths, picked at compile time by the target flags (the project builds with -march=native), and the
-// row maps (map_row, which can stream large outputs past the caches) and row reductions that softmax,
-// layer_norm, cross-entropy, GELU and attention share. Every path evaluates the same polynomial with
-// the same fused multiply-adds, so a vector lane and the scalar tail give bit-identical results.
-// Other element types (double, bf16, f16) take plain scalar loops in their compute type.
+// Vectorised float math for the CPU kernels: exp (and from it GELU) in vectors of the widest kind the
+// target flags allow (AVX-512, AVX2+FMA; else 128 bits: SSE2 on every x86-64, NEON on every AArch64),
+// picked at compile time (the project builds with -march=native; a program built without -march gets
+// the 128-bit path), and the row maps (map_row, which can stream large outputs past the caches) and row
+// reductions that softmax, layer_norm, cross-entropy, GELU and attention share. Every path evaluates the
+// same polynomial with the same multiply-adds (fused where the build has the instruction), so a vector
+// lane and the scalar tail give bit-identical results. Only where no vector kind exists (other
+// architectures) do floats take the scalar code. Other element types (double, bf16, f16) take plain
+// scalar loops in their compute type.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -16,6 +19,14 @@
 
 #if defined(__SSE__)
 #include <immintrin.h>
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
+
+// The build has a fused multiply-add instruction (x86 with FMA, every AArch64).
+#if defined(__FMA__) || defined(__aarch64__)
+#define UNIGEN_HW_FMA 1
 #endif
 
 namespace unigen::cpu {
@@ -33,6 +44,27 @@ constexpr float p0 = 1.9875691500e-4f, p1 = 1.3981999507e-3f, p2 = 8.3334519073e
                 p4 = 1.6666665459e-1f, p5 = 5.0000001201e-1f;
 }  // namespace expf_c
 
+// a·b + c: fused where the build has the instruction, else a multiply and an add (std::fma would be a
+// library call, 30 times as slow as the rest of exp). Scalar and vector code use the same one.
+inline float fmadd(float a, float b, float c) {
+#if defined(UNIGEN_HW_FMA)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+// x rounded to the nearest integer, ties to even (the vector conversions below do the same). nearbyint
+// is one instruction (which GCC vectorises in the scalar tails) from SSE4.1 on and on Arm; on plain
+// x86-64 it is a library call, so there a conversion to int rounds (as the MXCSR says: to nearest).
+inline float round_f(float x) {
+#if defined(__SSE2__) && !defined(__SSE4_1__)
+  return float(_mm_cvtss_si32(_mm_set_ss(x)));
+#else
+  return std::nearbyint(x);
+#endif
+}
+
 // 2^k as a float for k in [-126, 127].
 inline float pow2i(int32_t k) {
   uint32_t bits = uint32_t(k + 127) << 23;
@@ -47,11 +79,11 @@ inline float exp_scalar(float x) {
   if (std::isnan(x)) return x;
   if (x < lo) return 0.0f;
   x = std::min(x, hi);
-  const float n = std::nearbyint(x * log2e);
-  float r = std::fma(n, -ln2_hi, x);
-  r = std::fma(n, -ln2_lo, r);
-  float y = std::fma(std::fma(std::fma(std::fma(std::fma(p0, r, p1), r, p2), r, p3), r, p4), r, p5);
-  y = std::fma(y, r * r, r) + 1.0f;
+  const float n = round_f(x * log2e);
+  float r = fmadd(n, -ln2_hi, x);
+  r = fmadd(n, -ln2_lo, r);
+  float y = fmadd(fmadd(fmadd(fmadd(fmadd(p0, r, p1), r, p2), r, p3), r, p4), r, p5);
+  y = fmadd(y, r * r, r) + 1.0f;
   // 2^n in two factors so that results down in the subnormal range are still produced (n >= -150)
   const int32_t k = int32_t(n), k1 = k >> 1;
   return y * pow2i(k1) * pow2i(k - k1);
@@ -84,30 +116,57 @@ inline __m512 exp16(__m512 x) {
 }
 #endif
 
+// What exp_lanes needs on the 128- and 256-bit vectors (8 floats with AVX2+FMA, 4 with SSE2, as on every
+// x86-64, or NEON, as on every AArch64), each one instruction: a multiply-add, the round to int32 lanes,
+// min(hi, x) that keeps a NaN x, and x zeroed where below, a lane mask of x < lo. (Written as operators,
+// GCC 12 made blends of the last two.)
 #if defined(__AVX2__) && defined(__FMA__)
-// exp of 8 floats (same method as exp_scalar, 2^n built in the exponent bits in two factors).
-inline __m256 exp8(__m256 x) {
-  using namespace expf_c;
-  const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_NLT_UQ);  // x >= lo or NaN: all ones
-  x = _mm256_and_ps(keep, _mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), x)));  // else 0
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(log2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ln2_hi), x);
-  r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ln2_lo), r);
-  __m256 y = _mm256_fmadd_ps(_mm256_set1_ps(p0), r, _mm256_set1_ps(p1));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p2));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p3));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p4));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p5));
-  y = _mm256_add_ps(_mm256_fmadd_ps(y, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-  const __m256i k = _mm256_cvtps_epi32(n), k1 = _mm256_srai_epi32(k, 1), k2 = _mm256_sub_epi32(k, k1);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
-  return _mm256_and_ps(keep, _mm256_mul_ps(_mm256_mul_ps(y, s1), s2));
+inline __m256 vfma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+inline auto round_i(__m256 x) { return decltype(x < x)(_mm256_cvtps_epi32(x)); }
+inline __m256 vmin(__m256 hi, __m256 x) { return _mm256_min_ps(hi, x); }
+inline __m256 zero_where(__m256 below, __m256 x) { return _mm256_andnot_ps(below, x); }
+#endif
+#if defined(__SSE2__)
+inline __m128 vfma(__m128 a, __m128 b, __m128 c) {
+#if defined(__FMA__)
+  return _mm_fmadd_ps(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+inline auto round_i(__m128 x) { return decltype(x < x)(_mm_cvtps_epi32(x)); }
+inline __m128 vmin(__m128 hi, __m128 x) { return _mm_min_ps(hi, x); }
+inline __m128 zero_where(__m128 below, __m128 x) { return _mm_andnot_ps(below, x); }
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+inline float32x4_t vfma(float32x4_t a, float32x4_t b, float32x4_t c) { return vfmaq_f32(c, a, b); }
+inline auto round_i(float32x4_t x) { return decltype(x < x)(vcvtnq_s32_f32(x)); }
+inline float32x4_t vmin(float32x4_t hi, float32x4_t x) { return vminq_f32(hi, x); }  // NaN where x is NaN
+inline float32x4_t zero_where(float32x4_t below, float32x4_t x) {
+  return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(x), vreinterpretq_u32_f32(below)));
 }
 #endif
 
-// exp and sqrt overloaded on float, __m256 and __m512, for the width-generic functions below (which use
+// exp of the lanes of a 128- or 256-bit vector (same method as exp_scalar, 2^n built in the exponent
+// bits in two factors). Lanes below lo compute exp(0) and give 0; a NaN lane stays NaN. Always inlined:
+// GCC 12 called it once per vector of a plain x86-64 row loop.
+template <class V>
+[[gnu::always_inline]] inline V exp_lanes(V x) {
+  using namespace expf_c;
+  const V zero = {}, below = V(x < lo);
+  x = zero_where(below, vmin(zero + hi, x));
+  const auto k = round_i(x * log2e), k1 = k >> 1;  // int32 lanes
+  const V n = __builtin_convertvector(k, V);
+  V r = vfma(n, zero - ln2_hi, x);
+  r = vfma(n, zero - ln2_lo, r);
+  V y = vfma(zero + p0, r, zero + p1);
+  for (float c : {p2, p3, p4, p5}) y = vfma(y, r, zero + c);
+  y = vfma(y, r * r, r) + 1.0f;
+  // a NaN lane's k (INT_MIN on x86) shifts a negative int, which C++20 defines
+  const V s1 = V((k1 + 127) << 23), s2 = V((k - k1 + 127) << 23);
+  return zero_where(below, y * s1 * s2);
+}
+
+// exp and sqrt overloaded on float and the vectors, for the width-generic functions below (which use
 // GCC's vector-extension operators, so one definition serves every width).
 inline float vexp(float x) { return exp_scalar(x); }
 inline float vsqrt(float x) { return std::sqrt(x); }
@@ -117,23 +176,34 @@ inline __m512 vexp(__m512 x) { return exp16(x); }
 inline __m512 vsqrt(__m512 x) { return _mm512_maskz_sqrt_ps(all16, x); }
 #endif
 #if defined(__AVX2__) && defined(__FMA__)
-inline __m256 vexp(__m256 x) { return exp8(x); }
+inline __m256 vexp(__m256 x) { return exp_lanes(x); }
 inline __m256 vsqrt(__m256 x) { return _mm256_sqrt_ps(x); }
+#endif
+#if defined(__SSE2__)
+inline __m128 vexp(__m128 x) { return exp_lanes(x); }
+inline __m128 vsqrt(__m128 x) { return _mm_sqrt_ps(x); }
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+inline float32x4_t vexp(float32x4_t x) { return exp_lanes(x); }
+inline float32x4_t vsqrt(float32x4_t x) { return vsqrtq_f32(x); }
 #endif
 
 // The sum (hsum) and the max (hmax) of the lanes of a vector register, taken as a tree. Defined on every
 // x86 build, each with its own target, so that the GEMM's few-rows kernels (gemm_kernels.hpp, compiled
 // per instruction set whatever the -m flags) use them too.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx2"))) inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+inline float hsum(__m128 s) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+inline float hmax(__m128 s) {
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+__attribute__((target("avx2"))) inline float hsum(__m256 v) {
+  return hsum(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
 }
 __attribute__((target("avx2"))) inline float hmax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+  return hmax(_mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
 }
 // The halves by zero-masked extracts: see all16.
 __attribute__((target("avx512f"))) inline __m256 lo_half(__m512 v) {
@@ -144,6 +214,9 @@ __attribute__((target("avx512f"))) inline __m256 hi_half(__m512 v) {
 }
 __attribute__((target("avx512f"))) inline float hsum(__m512 v) { return hsum(_mm256_add_ps(lo_half(v), hi_half(v))); }
 __attribute__((target("avx512f"))) inline float hmax(__m512 v) { return hmax(_mm256_max_ps(lo_half(v), hi_half(v))); }
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+inline float hsum(float32x4_t v) { return vaddvq_f32(v); }
+inline float hmax(float32x4_t v) { return vmaxvq_f32(v); }
 #endif
 
 // Φ(x), the standard normal CDF, as 0.5·erfc(−x/√2) with Numerical Recipes' erfc (relative error about
@@ -173,17 +246,44 @@ template <class V>
   return normal_cdf(x) + x * vexp(-0.5f * x * x) * 0.39894228040143268f;
 }
 
-// The widest float vector of the build (none without AVX2+FMA), and an unaligned load of one.
+// The widest float vector of the build (UNIGEN_VFLOAT defined when there is one), an unaligned load of
+// one, and a non-temporal store of one to an address aligned to its size (a plain store on Arm).
 #if defined(__AVX512F__)
+#define UNIGEN_VFLOAT 1
 using vfloat = __m512;
+inline void vstream(float* p, vfloat v) { _mm512_stream_ps(p, v); }
 #elif defined(__AVX2__) && defined(__FMA__)
+#define UNIGEN_VFLOAT 1
 using vfloat = __m256;
+inline void vstream(float* p, vfloat v) { _mm256_stream_ps(p, v); }
+#elif defined(__SSE2__) && defined(__x86_64__)
+#define UNIGEN_VFLOAT 1
+using vfloat = __m128;
+inline void vstream(float* p, vfloat v) { _mm_stream_ps(p, v); }
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define UNIGEN_VFLOAT 1
+using vfloat = float32x4_t;
+inline void vstream(float* p, vfloat v) { vst1q_f32(p, v); }
 #endif
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(UNIGEN_VFLOAT)
 inline vfloat vload(const float* p) {
   vfloat v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+// Whether any lane of a comparison's result on vfloats (lanes 0 or -1) is set, in one instruction (a
+// generic test through memory met a store-forwarding stall: row_max of 81 floats took twice as long).
+using vmask = decltype(vfloat{} < vfloat{});
+inline bool any_lane(vmask m) {
+#if defined(__AVX512F__)
+  return _mm512_test_epi32_mask(__m512i(m), __m512i(m)) != 0;
+#elif defined(__AVX2__)
+  return _mm256_movemask_ps(__m256(m)) != 0;
+#elif defined(__SSE2__)
+  return _mm_movemask_ps(__m128(m)) != 0;
+#else
+  return vmaxvq_u32(uint32x4_t(m)) != 0;
+#endif
 }
 #endif
 
@@ -207,21 +307,17 @@ inline void stream_fence() {
 }
 
 // y[j] = f(in[j]...) over [n] floats, for one or more inputs in: [n]; f generic over the vector width
-// (float, __m256, __m512). stream: the whole vectors go out with non-temporal stores (see
+// (float or a vector: vfloat, __m256, ...). stream: the whole vectors go out with non-temporal stores (see
 // stream_min_bytes); the caller ends with stream_fence().
 template <class F, class... In>
   requires(sizeof...(In) > 0 && (std::is_same_v<In, float> && ...))
 void map_row(float* y, int64_t n, bool stream, F f, const In*... in) {
   int64_t j = 0;
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(UNIGEN_VFLOAT)
   constexpr int64_t W = sizeof(vfloat) / sizeof(float);
   if (stream) {
     for (; j < n && reinterpret_cast<uintptr_t>(y + j) % sizeof(vfloat); ++j) y[j] = f(in[j]...);
-#if defined(__AVX512F__)
-    for (; j + W <= n; j += W) _mm512_stream_ps(y + j, f(vload(in + j)...));
-#else
-    for (; j + W <= n; j += W) _mm256_stream_ps(y + j, f(vload(in + j)...));
-#endif
+    for (; j + W <= n; j += W) vstream(y + j, f(vload(in + j)...));
   }
   for (; j + W <= n; j += W) {
     const vfloat v = f(vload(in + j)...);
@@ -239,7 +335,7 @@ template <class F>
 float sum_row(const float* x, const float* g, int64_t n, F f) {
   float s = 0;
   int64_t j = 0;
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(UNIGEN_VFLOAT)
   constexpr int64_t W = sizeof(vfloat) / sizeof(float);
   vfloat acc[4] = {};
   for (; j + 4 * W <= n; j += 4 * W)
@@ -269,7 +365,7 @@ void adamw_update(V& p, V g, V& m, V& v, const AdamWCoef<C>& k) {
 // (std::sqrt may set errno), so it is written with vector types.
 inline void adamw_row(float* p, const float* g, float* m, float* v, int64_t n, const AdamWCoef<float>& k) {
   int64_t j = 0;
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(UNIGEN_VFLOAT)
   constexpr int64_t W = sizeof(vfloat) / sizeof(float);
   for (; j + W <= n; j += W) {
     vfloat pv = vload(p + j), mv = vload(m + j), vv = vload(v + j);
@@ -327,25 +423,16 @@ acc_t<T> row_max(const T* x, int64_t n, int sign = 1) {
   bool nan = false;
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-#if defined(__AVX512F__)
-    const __m512 s = _mm512_set1_ps(float(sign));
-    __m512 v = _mm512_set1_ps(m);
-    __mmask16 bad = 0;
-    for (; j + 16 <= n; j += 16) {
-      const __m512 u = _mm512_loadu_ps(x + j);
-      v = max16(v, _mm512_mul_ps(u, s));
-      bad |= _mm512_cmp_ps_mask(u, u, _CMP_UNORD_Q);
+#if defined(UNIGEN_VFLOAT)
+    constexpr int64_t W = sizeof(vfloat) / sizeof(float);
+    vfloat v = vfloat{} + m;
+    auto bad = v != v;  // the lanes that met a NaN
+    for (; j + W <= n; j += W) {
+      const vfloat u = vload(x + j), w = u * float(sign);
+      v = v > w ? v : w;  // a max instruction on x86
+      bad |= u != u;
     }
-    m = hmax(v), nan = bad != 0;
-#elif defined(__AVX2__)
-    const __m256 s = _mm256_set1_ps(float(sign));
-    __m256 v = _mm256_set1_ps(m), bad = _mm256_setzero_ps();
-    for (; j + 8 <= n; j += 8) {
-      const __m256 u = _mm256_loadu_ps(x + j);
-      v = _mm256_max_ps(v, _mm256_mul_ps(u, s));
-      bad = _mm256_or_ps(bad, _mm256_cmp_ps(u, u, _CMP_UNORD_Q));
-    }
-    m = hmax(v), nan = _mm256_movemask_ps(bad) != 0;
+    m = hmax(v), nan = any_lane(bad);
 #endif
   }
   for (; j < n; ++j) {
@@ -393,22 +480,13 @@ acc_t<T> row_exp_sum(const T* x, T* y, int64_t n, acc_t<T> shift) {
   A s = 0;
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-#if defined(__AVX512F__)
-    const __m512 sh = _mm512_set1_ps(shift);
-    __m512 acc = _mm512_setzero_ps();
-    for (; j + 16 <= n; j += 16) {
-      __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), sh));
-      if (y) _mm512_storeu_ps(y + j, e);
-      acc = _mm512_add_ps(acc, e);
-    }
-    s = hsum(acc);
-#elif defined(__AVX2__) && defined(__FMA__)
-    const __m256 sh = _mm256_set1_ps(shift);
-    __m256 acc = _mm256_setzero_ps();
-    for (; j + 8 <= n; j += 8) {
-      __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), sh));
-      if (y) _mm256_storeu_ps(y + j, e);
-      acc = _mm256_add_ps(acc, e);
+#if defined(UNIGEN_VFLOAT)
+    constexpr int64_t W = sizeof(vfloat) / sizeof(float);
+    vfloat acc = {};
+    for (; j + W <= n; j += W) {
+      const vfloat e = vexp(vload(x + j) - shift);
+      if (y) std::memcpy(y + j, &e, sizeof e);
+      acc += e;
     }
     s = hsum(acc);
 #endif
