@@ -138,6 +138,20 @@ TEST_CASE("a leaf's gradient never aliases a tensor held elsewhere", "[autograd]
   REQUIRE(x.grad().to_vector() == std::vector<float>(4, 2.0f));
 }
 
+// add hands its output's gradient to both operands as it is (no copy): a second gradient reaching one of
+// them must be added into a new buffer, not into the one the other operand shares.
+TEST_CASE("add passes one gradient to both operands, and a later one into either leaves the other", "[autograd]") {
+  auto p = Tensor<float>::full({4}, 1.0).set_requires_grad();
+  auto a = mul(p, 2.0), b = mul(p, 5.0);
+  auto z = add(add(a, b), a);  // a: two gradients, the first shared with b
+  z.backward(Tensor<float>::full({4}, 1.0));
+  REQUIRE(p.grad().to_vector() == std::vector<float>(4, 9.0f));  // 2 + 5 + 2
+  auto q = Tensor<float>::full({2, 3}, 1.0).set_requires_grad(), r = Tensor<float>::full({3}, 1.0).set_requires_grad();
+  add(mul(q, 3.0), r).backward(Tensor<float>::full({2, 3}, 1.0));  // r broadcast: its gradient summed
+  REQUIRE(q.grad().to_vector() == std::vector<float>(6, 3.0f));
+  REQUIRE(r.grad().to_vector() == std::vector<float>(3, 2.0f));
+}
+
 TEST_CASE("a fresh gradient handed over as an rvalue becomes the leaf's .grad() without a copy", "[autograd]") {
   auto x = Tensor<float>::ones({4}).set_requires_grad();
   const float* handed = nullptr;

@@ -15,13 +15,21 @@ namespace unigen {
 
 namespace detail {
 
+// A derivative that is 1 everywhere (add's, sub's for its first operand, add_scalar's): the backward
+// passes the output's gradient on as it is (summed to the input's shape) instead of mapping g·1 into a
+// new tensor, a pass over the residual stream's gradient less for every add of a Transformer block.
+struct UnitDerivative {};
+
 // y = f(x) elementwise; dfdx(x, y) is the derivative, used in backward as g * dfdx.
 template <class T, class F, class D>
 Tensor<T> unary_op(const char* op, const Tensor<T>& a, F f, D dfdx) {
   Tensor<T> out = map(op, f, a);
   if constexpr (Floating<T>) {
     autograd::record(op, out, [a, y = out.detach(), dfdx, op](const Tensor<T>& g) {
-      autograd::accumulate(a, map(op, [dfdx](auto gv, auto x, auto yv) { return gv * dfdx(x, yv); }, g, a, y));
+      if constexpr (std::is_same_v<D, UnitDerivative>)
+        autograd::accumulate(a, g);
+      else
+        autograd::accumulate(a, map(op, [dfdx](auto gv, auto x, auto yv) { return gv * dfdx(x, yv); }, g, a, y));
     }, a);
   }
   return out;
@@ -33,12 +41,16 @@ Tensor<T> binary_op(const char* op, const Tensor<T>& a, const Tensor<T>& b, F f,
   Tensor<T> out = map(op, f, a, b);
   if constexpr (Floating<T>) {
     autograd::record(op, out, [a, b, z = out.detach(), dfdx, dfdy, op](const Tensor<T>& g) {
-      if (a.requires_grad())
-        autograd::accumulate(a, sum_to(map(op, [dfdx](auto gv, auto x, auto y, auto zv) { return gv * dfdx(x, y, zv); },
-                                           g, a, b, z), a.shape()));
-      if (b.requires_grad())
-        autograd::accumulate(b, sum_to(map(op, [dfdy](auto gv, auto x, auto y, auto zv) { return gv * dfdy(x, y, zv); },
-                                           g, a, b, z), b.shape()));
+      // g·d summed to the shape of `in`
+      auto grad = [&](const Tensor<T>& in, auto d) {
+        if constexpr (std::is_same_v<decltype(d), UnitDerivative>)
+          return sum_to(g, in.shape());
+        else
+          return sum_to(map(op, [d](auto gv, auto x, auto y, auto zv) { return gv * d(x, y, zv); }, g, a, b, z),
+                        in.shape());
+      };
+      if (a.requires_grad()) autograd::accumulate(a, grad(a, dfdx));
+      if (b.requires_grad()) autograd::accumulate(b, grad(b, dfdy));
     }, a, b);
   }
   return out;
@@ -48,11 +60,11 @@ Tensor<T> binary_op(const char* op, const Tensor<T>& a, const Tensor<T>& b, F f,
 
 template <class T> Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
   return detail::binary_op("add", a, b, [](auto x, auto y) { return x + y; },
-                           [](auto, auto, auto) { return 1; }, [](auto, auto, auto) { return 1; });
+                           detail::UnitDerivative{}, detail::UnitDerivative{});
 }
 template <class T> Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) {
   return detail::binary_op("sub", a, b, [](auto x, auto y) { return x - y; },
-                           [](auto, auto, auto) { return 1; }, [](auto, auto, auto) { return -1; });
+                           detail::UnitDerivative{}, [](auto, auto, auto) { return -1; });
 }
 template <class T> Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
   return detail::binary_op("mul", a, b, [](auto x, auto y) { return x * y; },
@@ -75,7 +87,7 @@ template <class T> Tensor<T> pow(const Tensor<T>& a, double p) {
 }
 template <class T> Tensor<T> add(const Tensor<T>& a, double s) {
   using A = acc_t<T>;
-  return detail::unary_op("add_scalar", a, [s](auto x) { return x + A(s); }, [](auto, auto) { return A(1); });
+  return detail::unary_op("add_scalar", a, [s](auto x) { return x + A(s); }, detail::UnitDerivative{});
 }
 template <class T> Tensor<T> mul(const Tensor<T>& a, double s) {
   using A = acc_t<T>;
