@@ -246,30 +246,38 @@ template <class V>
   return normal_cdf(x) + x * vexp(-0.5f * x * x) * 0.39894228040143268f;
 }
 
-// The widest float vector of the build (UNIGEN_VFLOAT defined when there is one), an unaligned load of
-// one, and a non-temporal store of one to an address aligned to its size (a plain store on Arm).
+// The widest float vector of the build (UNIGEN_VFLOAT, its width in bits, defined when there is one), an
+// unaligned load of one, and a non-temporal store of one to an address aligned to its size (a plain
+// store on Arm).
 #if defined(__AVX512F__)
-#define UNIGEN_VFLOAT 1
+#define UNIGEN_VFLOAT 512
 using vfloat = __m512;
-inline void vstream(float* p, vfloat v) { _mm512_stream_ps(p, v); }
 #elif defined(__AVX2__) && defined(__FMA__)
-#define UNIGEN_VFLOAT 1
+#define UNIGEN_VFLOAT 256
 using vfloat = __m256;
-inline void vstream(float* p, vfloat v) { _mm256_stream_ps(p, v); }
 #elif defined(__SSE2__) && defined(__x86_64__)
-#define UNIGEN_VFLOAT 1
+#define UNIGEN_VFLOAT 128
 using vfloat = __m128;
-inline void vstream(float* p, vfloat v) { _mm_stream_ps(p, v); }
 #elif defined(__aarch64__) && defined(__ARM_NEON)
-#define UNIGEN_VFLOAT 1
+#define UNIGEN_VFLOAT 128
 using vfloat = float32x4_t;
-inline void vstream(float* p, vfloat v) { vst1q_f32(p, v); }
 #endif
 #if defined(UNIGEN_VFLOAT)
 inline vfloat vload(const float* p) {
   vfloat v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+inline void vstream(float* p, vfloat v) {
+#if defined(__AVX512F__)
+  _mm512_stream_ps(p, v);
+#elif defined(__AVX2__) && defined(__FMA__)
+  _mm256_stream_ps(p, v);
+#elif defined(__SSE2__)
+  _mm_stream_ps(p, v);
+#else
+  vst1q_f32(p, v);
+#endif
 }
 // Whether any lane of a comparison's result on vfloats (lanes 0 or -1) is set, in one instruction (a
 // generic test through memory met a store-forwarding stall: row_max of 81 floats took twice as long).
