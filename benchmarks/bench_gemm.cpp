@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("openblas_core", openblas_get_corename());
   benchmark::AddCustomContext("openblas_config", openblas_get_config());
 #endif
-  benchmark::AddCustomContext("unigen_kernel", unigen::cpu::gemm_kernel_name());
+  benchmark::AddCustomContext("unigen_kernel", unigen::cpu::cpu_kernel_name());
   cross_check();
 
   // Square sizes, then the Transformer shapes of the tiny and small configs (M = 32 images × 81 tokens).

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.hpp"
 #include "unigen/backend/cpu/gemm.hpp"
 
 using unigen::cpu::sgemm;
@@ -62,9 +63,9 @@ void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
   const float* bp = with_bias ? bias.v.data() : nullptr;
   const std::vector<double> want = reference(ta, tb, M, N, K, alpha, a, b, beta, c, bp);
   sgemm(ta, tb, M, N, K, alpha, a.v.data(), a.ld, b.v.data(), b.ld, beta, c.v.data(), c.ld, bp);
-  INFO("kernel=" << unigen::cpu::gemm_kernel_name() << " transA=" << ta << " transB=" << tb << " M=" << M
-                 << " N=" << N << " K=" << K << " alpha=" << alpha << " beta=" << beta << " pad=" << pad
-                 << " bias=" << with_bias << " threads=" << omp_get_max_threads());
+  INFO("kernel=" << unigen::cpu::cpu_kernel_name() << " transA=" << ta << " transB=" << tb << " M=" << M << " N=" << N
+                 << " K=" << K << " alpha=" << alpha << " beta=" << beta << " pad=" << pad << " bias=" << with_bias
+                 << " threads=" << omp_get_max_threads());
   const double tol = integers ? 0.0 : 1e-5 * std::sqrt(double(K) + 1) * 4;
   int64_t bad = 0;
   for (int64_t i = 0; i < M; ++i) {
@@ -80,18 +81,8 @@ void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
   CHECK(bad == 0);
 }
 
-// The kernels this CPU can run, each selected in turn (the last one left selected is the CPU's best).
-std::vector<std::string> kernels() {
-  std::vector<std::string> ks = {"generic"};
-  if (int(unigen::cpu::best_isa()) >= int(unigen::cpu::Isa::avx2)) ks.push_back("avx2");
-  if (int(unigen::cpu::best_isa()) >= int(unigen::cpu::Isa::avx512)) ks.push_back("avx512");
-  return ks;
-}
-
-struct KernelGuard {
-  explicit KernelGuard(const std::string& k) { unigen::cpu::set_gemm_kernel(k.c_str()); }
-  ~KernelGuard() { unigen::cpu::set_gemm_kernel(nullptr); }
-};
+using unigen::testing::cpu_kernels;
+using unigen::testing::KernelGuard;
 
 }  // namespace
 
@@ -99,9 +90,9 @@ TEST_CASE("sgemm: every kernel, transpose combination and odd size matches the r
   const int64_t sizes[][3] = {{1, 1, 1},     {7, 7, 7},     {33, 33, 33},  {1, 257, 33},  {257, 1, 7},
                               {7, 33, 257},  {33, 7, 1000}, {257, 257, 257}, {1000, 33, 7}, {7, 1000, 33},
                               {1000, 257, 33}, {33, 1000, 257}};
-  for (const auto& k : kernels()) {
+  for (const auto& k : cpu_kernels()) {
     KernelGuard g(k);
-    REQUIRE(std::string(unigen::cpu::gemm_kernel_name()) == k);
+    REQUIRE(std::string(unigen::cpu::cpu_kernel_name()) == k);
     std::mt19937 rng(7);
     for (int t = 0; t < 4; ++t)
       for (const auto& s : sizes) check_gemm(t & 1, t & 2, s[0], s[1], s[2], 1.0f, 0.0f, 0, true, rng);
@@ -112,7 +103,7 @@ TEST_CASE("sgemm: every width of the last column panel, with a partial last row 
   // M = 19 rows: past small_m_rows, so an untransposed A takes the packed path too; 3 panels of 6 and 1
   // row (4 of 4 and 3 on the generic kernel).
   static_assert(19 > unigen::cpu::gemm_detail::small_m_rows);
-  for (const auto& k : kernels()) {
+  for (const auto& k : cpu_kernels()) {
     KernelGuard g(k);
     std::mt19937 rng(5);
     for (int t = 0; t < 4; ++t)
@@ -125,7 +116,7 @@ TEST_CASE("sgemm: every width of the last column panel, with a partial last row 
 
 TEST_CASE("sgemm: alpha, beta and padded leading dimensions", "[gemm]") {
   const float ab[][2] = {{1.0f, 1.0f}, {2.0f, -1.0f}, {-0.5f, 0.5f}, {0.0f, 3.0f}, {0.0f, 0.0f}, {1.5f, 0.0f}};
-  for (const auto& k : kernels()) {
+  for (const auto& k : cpu_kernels()) {
     KernelGuard g(k);
     std::mt19937 rng(11);
     for (int t = 0; t < 4; ++t)
@@ -137,7 +128,7 @@ TEST_CASE("sgemm: alpha, beta and padded leading dimensions", "[gemm]") {
 }
 
 TEST_CASE("sgemm: real-valued inputs, large K and M past the cache blocks", "[gemm]") {
-  for (const auto& k : kernels()) {
+  for (const auto& k : cpu_kernels()) {
     KernelGuard g(k);
     std::mt19937 rng(3);
     check_gemm(false, false, 129, 1000, 1000, 1.0f, 0.0f, 0, false, rng);
@@ -155,7 +146,7 @@ TEST_CASE("sgemm: a few rows (the in-place path), every row and column block, ag
   // untransposed B larger than L2 (2 MiB on the Xeon), taken 32 rows at a time outside the column blocks,
   // and split by K between threads (thread 0 applies beta and the bias; the partial products added after).
   const int64_t ns[] = {1, 5, 7, 23, 25, 100, 400}, ks[] = {1, 15, 16, 17, 300};
-  for (const auto& k : kernels()) {
+  for (const auto& k : cpu_kernels()) {
     KernelGuard g(k);
     std::mt19937 rng(5);
     for (bool tb : {true, false})
@@ -188,7 +179,7 @@ TEST_CASE("sgemm: a bias row is added once, on every kernel, thread split and K 
   // + bias without a product).
   const int64_t sizes[][3] = {{1, 1, 1}, {7, 33, 257}, {33, 67, 1100}, {7, 1000, 257}, {257, 130, 65}, {5, 9, 0}};
   const float ab[][2] = {{1.0f, 0.0f}, {2.0f, -1.0f}, {0.0f, 0.5f}};
-  for (const auto& k : kernels()) {
+  for (const auto& k : cpu_kernels()) {
     KernelGuard g(k);
     std::mt19937 rng(13);
     for (int threads : {1, 2}) {
@@ -228,12 +219,12 @@ TEST_CASE("sgemm: bad arguments throw unigen::Error naming sgemm and the values"
                     Catch::Contains("ldc=3"));
   CHECK_THROWS_AS(sgemm_batched(false, false, 2, 2, 2, 1.0f, a.data(), 2, 4, b.data(), 2, 4, 0.0f, c.data(), 2, 4, -1),
                   unigen::Error);
-  CHECK_THROWS_AS(unigen::cpu::set_gemm_kernel("sse9"), unigen::Error);
+  CHECK_THROWS_AS(unigen::cpu::set_cpu_kernel("sse9"), unigen::Error);
 }
 
 TEST_CASE("sgemm_batched: strides, broadcast operands, batch shared over threads or not", "[gemm]") {
   const int64_t M = 19, N = 45, K = 70;
-  for (const auto& kern : kernels()) {
+  for (const auto& kern : cpu_kernels()) {
     KernelGuard g(kern);
     std::mt19937 rng(5);
     for (int64_t batch : {1, 3, 4, 9})
@@ -316,14 +307,14 @@ TEST_CASE("sgemm: thread counts and calls from inside a parallel region", "[gemm
 TEST_CASE("kernel chosen by UNIGEN_CPU_KERNEL (child process)", "[.][gemm-env]") {
   const char* want = std::getenv("UNIGEN_CPU_KERNEL");
   REQUIRE(want != nullptr);
-  CHECK(std::string(unigen::cpu::gemm_kernel_name()) == want);
+  CHECK(std::string(unigen::cpu::cpu_kernel_name()) == want);
   std::mt19937 rng(1);
   for (int t = 0; t < 4; ++t) check_gemm(t & 1, t & 2, 33, 257, 1000, 1.0f, 2.0f, 1, true, rng);
 }
 
 TEST_CASE("UNIGEN_CPU_KERNEL selects the kernel for a whole process", "[gemm]") {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  for (const auto& k : kernels()) {
+  for (const auto& k : cpu_kernels()) {
     const std::string cmd = "UNIGEN_CPU_KERNEL=" + k + " '" + self + "' '[gemm-env]' > /dev/null";
     INFO(cmd);
     CHECK(std::system(cmd.c_str()) == 0);

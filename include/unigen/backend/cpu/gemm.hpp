@@ -469,20 +469,6 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
 }
 #endif
 
-// The kernel in use, as an Isa value; first set from UNIGEN_CPU_KERNEL (if set) or the CPU's best.
-inline Isa clamp_isa(Isa want) { return int(want) <= int(best_isa()) ? want : best_isa(); }
-inline std::atomic<int>& kernel_slot() {
-  static std::atomic<int> slot{[] {
-    Isa isa = best_isa();
-    if (const char* env = std::getenv("UNIGEN_CPU_KERNEL"); env && *env) {
-      check(parse_isa(env, isa), "UNIGEN_CPU_KERNEL=", env, ": expected generic, avx2 or avx512");
-      isa = clamp_isa(isa);
-    }
-    return int(isa);
-  }()};
-  return slot;
-}
-
 // Threads for one call: 1 inside any parallel region, else OpenMP's count. Inside an active region the
 // caller already owns the cores; inside an inactive one (a team of 1, e.g. an `if` clause that came out
 // false) a team of our own would be a nested team, whose threads libgomp creates and destroys on every
@@ -514,7 +500,7 @@ inline void sgemm_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float a
     scale_c(M, N, beta, C, ldc, bias);
     return;
   }
-  switch (Isa(kernel_slot().load(std::memory_order_relaxed))) {
+  switch (cpu_kernel()) {
 #ifdef UNIGEN_GEMM_X86
     case Isa::avx512:
       if (!ta && M <= small_m_rows)
@@ -567,19 +553,6 @@ inline void sgemm_batched(bool transA, bool transB, int64_t M, int64_t N, int64_
   for (int64_t i = 0; i < batch; ++i)
     gemm_detail::sgemm_run(transA, transB, M, N, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta,
                            C + i * strideC, ldc, nullptr, 1);
-}
-
-// The micro-kernel in use: "avx512", "avx2" or "generic" (the CPU's best, or UNIGEN_CPU_KERNEL's choice).
-inline const char* gemm_kernel_name() { return isa_name(Isa(gemm_detail::kernel_slot().load())); }
-
-// For tests and benchmarks: use the named kernel from now on ("generic", "avx2", "avx512"; one the CPU
-// lacks falls back to the best it has; nullptr or "auto" returns to the CPU's best). Not for use while
-// another thread is inside sgemm.
-inline void set_gemm_kernel(const char* name) {
-  Isa isa = best_isa();
-  if (name && std::strcmp(name, "auto") != 0)
-    check(parse_isa(name, isa), "set_gemm_kernel: unknown kernel '", name, "': expected generic, avx2 or avx512");
-  gemm_detail::kernel_slot().store(int(gemm_detail::clamp_isa(isa)));
 }
 
 }  // namespace unigen::cpu

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "unigen/backend/cpu/cpu_features.hpp"
 #include "unigen/backend/cpu/vec_math.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -221,16 +222,7 @@ struct Avx512 {
 
 // The few-rows kernels (gemm_rows.inc: dot and axpy), compiled once per instruction set inside a struct
 // that gives them its vectors. Each struct is defined under its own target by a pragma, which reaches the
-// member templates as well; a template cannot take its target attribute from a parameter.
-#define UNIGEN_PRAGMA(x) _Pragma(#x)
-#if defined(__clang__)
-#define UNIGEN_TARGET_PUSH(t) UNIGEN_PRAGMA(clang attribute push(__attribute__((target(t))), apply_to = function))
-#define UNIGEN_TARGET_POP UNIGEN_PRAGMA(clang attribute pop)
-#else
-#define UNIGEN_TARGET_PUSH(t) UNIGEN_PRAGMA(GCC push_options) UNIGEN_PRAGMA(GCC target(t))
-#define UNIGEN_TARGET_POP UNIGEN_PRAGMA(GCC pop_options)
-#endif
-
+// member templates as well (UNIGEN_TARGET_PUSH, cpu_features.hpp).
 UNIGEN_TARGET_PUSH("avx512f,avx2,fma")
 // 16 lanes; 24 accumulators of the 32 zmm registers.
 struct Rows512 {
