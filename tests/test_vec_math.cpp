@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "test_util.hpp"
 #include "unigen/backend/cpu/vec_math.hpp"
 #include "unigen/ops/elementwise.hpp"
 
@@ -25,6 +26,26 @@ int64_t ulp_distance(float a, float b) {
 // exp of x correctly rounded to float (computed in double).
 float exp_ref(float x) { return float(std::exp(double(x))); }
 
+// The row kernels vec_kernels should hand out under kernel family k: a clone where the build's vectors
+// are narrower than k's (x86-64 builds without -march=native), else the build's own.
+const unigen::cpu::VecKernels* expected_kernels(const std::string& k) {
+  namespace c = unigen::cpu;
+#if defined(UNIGEN_VEC_CLONES)
+  if (k == "avx512") return &c::vec_avx512::kernels;
+#if UNIGEN_VEC_BUILD < 256
+  if (k == "avx2") return &c::vec_avx2::kernels;
+#endif
+#endif
+  (void)k;
+  return &c::vec_build::kernels;
+}
+
+using unigen::testing::cpu_kernels;
+using unigen::testing::KernelGuard;
+
+// y = exp(x) over [n] through the dispatched kernels (row_exp_sum with shift 0: x − 0 is x).
+void exp_row(const float* x, float* y, int64_t n) { unigen::cpu::row_exp_sum(x, y, n, 0.0f); }
+
 }  // namespace
 
 TEST_CASE("vectorised exp is within 2 ulp of std::exp from -110 to 90", "[vec_math]") {
@@ -32,23 +53,28 @@ TEST_CASE("vectorised exp is within 2 ulp of std::exp from -110 to 90", "[vec_ma
   for (float v = -110.0f; v <= 90.0f; v += 0.0137f) x.push_back(v);
   for (float v = -1.0f; v <= 1.0f; v += 1.0f / 4096) x.push_back(v);  // near 0, where exp ≈ 1 + x
   std::vector<float> y(x.size());
-  unigen::cpu::exp_row(x.data(), y.data(), int64_t(x.size()));
-  int64_t worst = 0;
-  float worst_x = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    float ref = exp_ref(x[i]);
-    // the vector lanes and the scalar tail compute the same thing
-    const float s = unigen::cpu::exp_scalar(x[i]);
-    REQUIRE(std::memcmp(&y[i], &s, sizeof s) == 0);
-    if (std::isinf(ref)) {
-      REQUIRE(std::isinf(y[i]));
-      continue;
+  for (const auto& kernel : cpu_kernels()) {
+    KernelGuard guard(kernel);
+    INFO("kernel family " << kernel);
+    exp_row(x.data(), y.data(), int64_t(x.size()));
+    int64_t worst = 0;
+    float worst_x = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      float ref = exp_ref(x[i]);
+      // the vector lanes and the scalar tail (a row of one) compute the same thing
+      float s;
+      exp_row(&x[i], &s, 1);
+      REQUIRE(std::memcmp(&y[i], &s, sizeof s) == 0);
+      if (std::isinf(ref)) {
+        REQUIRE(std::isinf(y[i]));
+        continue;
+      }
+      int64_t d = ulp_distance(y[i], ref);
+      if (d > worst) worst = d, worst_x = x[i];
     }
-    int64_t d = ulp_distance(y[i], ref);
-    if (d > worst) worst = d, worst_x = x[i];
+    INFO("worst ulp " << worst << " at x = " << worst_x);
+    CHECK(worst <= 2);
   }
-  INFO("worst ulp " << worst << " at x = " << worst_x);
-  CHECK(worst <= 2);
 }
 
 TEST_CASE("vectorised exp: limits and special values", "[vec_math]") {
@@ -56,17 +82,20 @@ TEST_CASE("vectorised exp: limits and special values", "[vec_math]") {
   std::vector<float> x = {-inf, -1e30f, -1000.0f, -104.0f, -103.9f, -87.5f, 0.0f, -0.0f, 88.7f, 88.8f, 1000.0f, inf,
                           std::numeric_limits<float>::quiet_NaN(), 1.0f, -1.0f, 0.5f, 2.0f};
   std::vector<float> y(x.size());
-  unigen::cpu::exp_row(x.data(), y.data(), int64_t(x.size()));
-  for (size_t i = 0; i < x.size(); ++i) {
-    INFO("x = " << x[i] << " -> " << y[i]);
-    if (std::isnan(x[i])) {
-      CHECK(std::isnan(y[i]));
-    } else if (x[i] < -103.98f) {
-      CHECK(y[i] == 0.0f);
-    } else if (x[i] > 88.73f) {
-      CHECK(y[i] == inf);
-    } else {
-      CHECK(ulp_distance(y[i], exp_ref(x[i])) <= 2);
+  for (const auto& kernel : cpu_kernels()) {
+    KernelGuard guard(kernel);
+    exp_row(x.data(), y.data(), int64_t(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      INFO("kernel family " << kernel << ", x = " << x[i] << " -> " << y[i]);
+      if (std::isnan(x[i])) {
+        CHECK(std::isnan(y[i]));
+      } else if (x[i] < -103.98f) {
+        CHECK(y[i] == 0.0f);
+      } else if (x[i] > 88.73f) {
+        CHECK(y[i] == inf);
+      } else {
+        CHECK(ulp_distance(y[i], exp_ref(x[i])) <= 2);
+      }
     }
   }
   CHECK(unigen::cpu::exp_scalar(0.0f) == 1.0f);
@@ -77,65 +106,81 @@ TEST_CASE("vectorised exp: limits and special values", "[vec_math]") {
 // underflowing lane costs a microcode assist. The underflow flag shows whether one was computed.
 TEST_CASE("vectorised exp: inputs below the range give 0 without an underflow", "[vec_math]") {
   const float inf = std::numeric_limits<float>::infinity();
-  for (int64_t n : {1, 7, 16, 37}) {  // the scalar tail and the vector lanes
-    const auto len = static_cast<size_t>(n);
-    std::vector<float> x(len), y(len, 1.0f);
-    for (int64_t j = 0; j < n; ++j) x[size_t(j)] = j % 3 == 0 ? -inf : j % 3 == 1 ? -1e30f : -104.5f;
+  for (const auto& kernel : cpu_kernels()) {
+    KernelGuard guard(kernel);
+    for (int64_t n : {1, 7, 16, 37}) {  // the scalar tail and the vector lanes
+      const auto len = static_cast<size_t>(n);
+      std::vector<float> x(len), y(len, 1.0f);
+      for (int64_t j = 0; j < n; ++j) x[size_t(j)] = j % 3 == 0 ? -inf : j % 3 == 1 ? -1e30f : -104.5f;
+      std::feclearexcept(FE_ALL_EXCEPT);
+      exp_row(x.data(), y.data(), n);
+      const bool underflow = std::fetestexcept(FE_UNDERFLOW);
+      INFO("kernel family " << kernel << ", n = " << n);
+      CHECK_FALSE(underflow);
+      for (float v : y) CHECK(v == 0.0f);
+    }
+    // the flag does show a computed underflow: exp(-100) is subnormal
+    std::vector<float> x(37, -100.0f), y(37);
     std::feclearexcept(FE_ALL_EXCEPT);
-    unigen::cpu::exp_row(x.data(), y.data(), n);
-    const bool underflow = std::fetestexcept(FE_UNDERFLOW);
-    INFO("n = " << n);
-    CHECK_FALSE(underflow);
-    for (float v : y) CHECK(v == 0.0f);
+    exp_row(x.data(), y.data(), 37);
+    INFO("kernel family " << kernel);
+    CHECK(std::fetestexcept(FE_UNDERFLOW));
   }
-  // the flag does show a computed underflow: exp(-100) is subnormal
-  std::vector<float> x(37, -100.0f), y(37);
-  std::feclearexcept(FE_ALL_EXCEPT);
-  unigen::cpu::exp_row(x.data(), y.data(), 37);
-  CHECK(std::fetestexcept(FE_UNDERFLOW));
 }
 
-TEST_CASE("row reductions match plain loops for every length and type", "[vec_math]") {
-  for (int64_t n : {0, 1, 7, 15, 16, 17, 31, 33, 64, 81, 100, 1000}) {
-    const auto len = static_cast<size_t>(n);
-    std::vector<float> a(len), b(len), e(len);
-    std::vector<double> ad(len);
-    for (int64_t j = 0; j < n; ++j) {
-      a[size_t(j)] = float(std::sin(0.37 * double(j)) * 5.0);
-      b[size_t(j)] = float(std::cos(0.11 * double(j)));
-      ad[size_t(j)] = double(a[size_t(j)]);
-    }
-    double mx = -std::numeric_limits<double>::infinity(), sum = 0, dot = 0, es = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      mx = std::max(mx, double(a[size_t(j)]));
-      sum += a[size_t(j)];
-      dot += double(a[size_t(j)]) * b[size_t(j)];
-    }
-    for (int64_t j = 0; j < n; ++j) es += std::exp(double(a[size_t(j)]) - 1.5);
-    INFO("n = " << n);
-    CHECK(unigen::cpu::row_max(a.data(), n) == float(mx));
-    CHECK(unigen::cpu::row_max(ad.data(), n) == mx);
-    // The max found in every lane of the vector loop and in the tail.
-    std::vector<float> spike(size_t(n), -1.f);
-    for (int64_t pos = 0; pos < n; ++pos) {
-      spike[size_t(pos)] = 7.f;
-      if (unigen::cpu::row_max(spike.data(), n) != 7.f) FAIL("max at position " << pos << " of " << n << " missed");
-      spike[size_t(pos)] = -7.f;  // the min, through sign = -1
-      if (-unigen::cpu::row_max(spike.data(), n, -1) != -7.f) FAIL("min at position " << pos << " of " << n << " missed");
-      spike[size_t(pos)] = std::numeric_limits<float>::quiet_NaN();
-      if (!std::isnan(unigen::cpu::row_max(spike.data(), n)) || !std::isnan(unigen::cpu::row_max(spike.data(), n, -1)))
-        FAIL("NaN at position " << pos << " of " << n << " missed");
-      spike[size_t(pos)] = -1.f;
-    }
-    CHECK(unigen::cpu::row_sum(a.data(), n) == Approx(sum).margin(1e-4));
-    CHECK(unigen::cpu::row_dot(a.data(), b.data(), n) == Approx(dot).margin(1e-4));
-    double sq = 0;
-    for (int64_t j = 0; j < n; ++j) sq += (double(a[size_t(j)]) - 0.25) * (double(a[size_t(j)]) - 0.25);
-    CHECK(unigen::cpu::row_sq_dev(a.data(), n, 0.25f) == Approx(sq).epsilon(1e-5));
-    CHECK(unigen::cpu::row_exp_sum(a.data(), e.data(), n, 1.5f) == Approx(es).epsilon(1e-5));
-    CHECK(unigen::cpu::row_exp_sum(ad.data(), static_cast<double*>(nullptr), n, 1.5) == Approx(es).epsilon(1e-12));
-    for (int64_t j = 0; j < n; ++j) CHECK(e[size_t(j)] == Approx(std::exp(double(a[size_t(j)]) - 1.5)).epsilon(3e-7));
+TEST_CASE("dispatched row kernels: vec_kernels hands out the set for the selected kernel family", "[vec_math]") {
+  for (const auto& k : cpu_kernels()) {
+    KernelGuard g(k);
+    INFO("kernel family " << k);
+    CHECK(&unigen::cpu::vec_kernels() == expected_kernels(k));
   }
+}
+
+TEST_CASE("row reductions match plain loops for every length, type and kernel family", "[vec_math]") {
+  for (const auto& kernel : cpu_kernels())
+    for (int64_t n : {0, 1, 7, 15, 16, 17, 31, 33, 64, 81, 100, 1000}) {
+      KernelGuard guard(kernel);
+      const auto len = static_cast<size_t>(n);
+      std::vector<float> a(len), b(len), e(len);
+      std::vector<double> ad(len);
+      for (int64_t j = 0; j < n; ++j) {
+        a[size_t(j)] = float(std::sin(0.37 * double(j)) * 5.0);
+        b[size_t(j)] = float(std::cos(0.11 * double(j)));
+        ad[size_t(j)] = double(a[size_t(j)]);
+      }
+      double mx = -std::numeric_limits<double>::infinity(), sum = 0, dot = 0, es = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        mx = std::max(mx, double(a[size_t(j)]));
+        sum += a[size_t(j)];
+        dot += double(a[size_t(j)]) * b[size_t(j)];
+      }
+      for (int64_t j = 0; j < n; ++j) es += std::exp(double(a[size_t(j)]) - 1.5);
+      INFO("kernel family " << kernel << ", n = " << n);
+      CHECK(unigen::cpu::row_max(a.data(), n) == float(mx));
+      CHECK(unigen::cpu::row_max(ad.data(), n) == mx);
+      // The max found in every lane of the vector loop and in the tail.
+      std::vector<float> spike(size_t(n), -1.f);
+      for (int64_t pos = 0; pos < n; ++pos) {
+        spike[size_t(pos)] = 7.f;
+        if (unigen::cpu::row_max(spike.data(), n) != 7.f) FAIL("max at position " << pos << " of " << n << " missed");
+        spike[size_t(pos)] = -7.f;  // the min, through sign = -1
+        if (-unigen::cpu::row_max(spike.data(), n, -1) != -7.f)
+          FAIL("min at position " << pos << " of " << n << " missed");
+        spike[size_t(pos)] = std::numeric_limits<float>::quiet_NaN();
+        if (!std::isnan(unigen::cpu::row_max(spike.data(), n)) ||
+            !std::isnan(unigen::cpu::row_max(spike.data(), n, -1)))
+          FAIL("NaN at position " << pos << " of " << n << " missed");
+        spike[size_t(pos)] = -1.f;
+      }
+      CHECK(unigen::cpu::row_sum(a.data(), n) == Approx(sum).margin(1e-4));
+      CHECK(unigen::cpu::row_dot(a.data(), b.data(), n) == Approx(dot).margin(1e-4));
+      double sq = 0;
+      for (int64_t j = 0; j < n; ++j) sq += (double(a[size_t(j)]) - 0.25) * (double(a[size_t(j)]) - 0.25);
+      CHECK(unigen::cpu::row_sq_dev(a.data(), n, 0.25f) == Approx(sq).epsilon(1e-5));
+      CHECK(unigen::cpu::row_exp_sum(a.data(), e.data(), n, 1.5f) == Approx(es).epsilon(1e-5));
+      CHECK(unigen::cpu::row_exp_sum(ad.data(), static_cast<double*>(nullptr), n, 1.5) == Approx(es).epsilon(1e-12));
+      for (int64_t j = 0; j < n; ++j) CHECK(e[size_t(j)] == Approx(std::exp(double(a[size_t(j)]) - 1.5)).epsilon(3e-7));
+    }
 }
 
 TEST_CASE("select_row keeps the kept entries and fills the others, for every length and type", "[vec_math]") {
@@ -162,21 +207,23 @@ TEST_CASE("select_row keeps the kept entries and fills the others, for every len
 }
 
 // far in the left tail float rounding of z² alone costs relative accuracy (values there are below 1e-12)
-TEST_CASE("vectorised GELU and its derivative match the erf form", "[vec_math]") {
+TEST_CASE("vectorised GELU and its derivative match the erf form, for every kernel family", "[vec_math]") {
   std::vector<float> x, y, dy, ones;
   for (float v = -12.0f; v <= 12.0f; v += 0.003f) x.push_back(v);
   const auto len = x.size();
   y.resize(len), dy.resize(len), ones.assign(len, 1.0f);
   const int64_t n = int64_t(len);
-  unigen::cpu::map_row(y.data(), n, false, [](auto v) { return unigen::cpu::gelu_v(v); }, x.data());
-  unigen::cpu::map_row(dy.data(), n, false, [](auto v, auto g) { return g * unigen::cpu::gelu_grad_v(v); }, x.data(),
-                       ones.data());
-  for (size_t i = 0; i < len; ++i) {
-    const double v = x[i], cdf = 0.5 * std::erfc(-v * M_SQRT1_2);
-    const double ref = v * cdf, dref = cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
-    INFO("x = " << v);
-    REQUIRE(y[i] == Approx(ref).epsilon(1e-5).margin(1e-12));
-    REQUIRE(dy[i] == Approx(dref).epsilon(1e-5).margin(1e-6));  // Φ + x·φ cancels near x = -0.75
+  for (const auto& kernel : cpu_kernels()) {
+    KernelGuard guard(kernel);
+    unigen::cpu::gelu_row(y.data(), x.data(), n);
+    unigen::cpu::gelu_grad_row(dy.data(), x.data(), ones.data(), n);
+    for (size_t i = 0; i < len; ++i) {
+      const double v = x[i], cdf = 0.5 * std::erfc(-v * M_SQRT1_2);
+      const double ref = v * cdf, dref = cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
+      INFO("kernel family " << kernel << ", x = " << v);
+      REQUIRE(y[i] == Approx(ref).epsilon(1e-5).margin(1e-12));
+      REQUIRE(dy[i] == Approx(dref).epsilon(1e-5).margin(1e-6));  // Φ + x·φ cancels near x = -0.75
+    }
   }
 }
 

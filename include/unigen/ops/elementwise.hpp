@@ -144,15 +144,11 @@ inline Tensor<float> gelu_f32(const Tensor<float>& a) {
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
     for (int64_t i = 0; i < n; i += C) f(i, std::min(C, n - i));
   };
-  chunks(x.numel(), [&](int64_t i, int64_t len) {
-    cpu::map_row(y.data() + i, len, false, [](auto v) { return cpu::gelu_v(v); }, x.data() + i);
-  });
+  chunks(x.numel(), [&](int64_t i, int64_t len) { cpu::gelu_row(y.data() + i, x.data() + i, len); });
   autograd::record("gelu", y, [a, x, chunks](const Tensor<float>& g) {
     Tensor<float> gc = g.contiguous(), gx = Tensor<float>::empty(x.shape());
-    chunks(x.numel(), [&](int64_t i, int64_t len) {
-      cpu::map_row(gx.data() + i, len, false, [](auto v, auto gv) { return gv * cpu::gelu_grad_v(v); }, x.data() + i,
-                   gc.data() + i);
-    });
+    chunks(x.numel(),
+           [&](int64_t i, int64_t len) { cpu::gelu_grad_row(gx.data() + i, x.data() + i, gc.data() + i, len); });
     autograd::accumulate(a, std::move(gx));
   }, a);
   return y;
