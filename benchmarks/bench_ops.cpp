@@ -302,6 +302,9 @@ int main(int argc, char** argv) {
         }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // which kernels ran: the GEMM's family and the vector kind of the dispatched row kernels
+  benchmark::AddCustomContext("unigen_kernel", unigen::cpu::cpu_kernel_name());
+  benchmark::AddCustomContext("unigen_row_kernels", unigen::cpu::row_kernel_name());
   std::fprintf(stderr, "threads %d, memory bandwidth (copy, read + write) %.1f GB/s\n", omp_get_max_threads(),
                best_bandwidth() / 1e9);
   benchmark::RunSpecifiedBenchmarks();

@@ -53,6 +53,9 @@ BENCHMARK(bm_step)->Name("step/tiny")->Arg(1)->Arg(2)->Unit(benchmark::kMillisec
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // which kernels ran: the GEMM's family and the vector kind of the dispatched row kernels
+  benchmark::AddCustomContext("unigen_kernel", unigen::cpu::cpu_kernel_name());
+  benchmark::AddCustomContext("unigen_row_kernels", unigen::cpu::row_kernel_name());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

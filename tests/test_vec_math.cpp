@@ -1,12 +1,14 @@
 // The vectorised float exp (and the row reductions built on it) against std::exp and plain loops.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cfenv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "test_util.hpp"
@@ -141,6 +143,14 @@ TEST_CASE("dispatched row kernels: vec_kernels hands out the set for the selecte
     KernelGuard g(k);
     INFO("kernel family " << k);
     CHECK(&unigen::cpu::vec_kernels() == expected_kernels(k));
+    // the name: the wider of the build's vectors and the family's (NEON or none on Arm)
+#if defined(__aarch64__)
+    const std::string want = UNIGEN_VEC_BUILD ? "neon" : "scalar";
+#else
+    const int width = std::max(k == "avx512" ? 512 : k == "avx2" ? 256 : 0, UNIGEN_VEC_BUILD);
+    const std::string want = width == 512 ? "avx512" : width == 256 ? "avx2" : width == 128 ? "sse2" : "scalar";
+#endif
+    CHECK(unigen::cpu::row_kernel_name() == want);
   }
 }
 

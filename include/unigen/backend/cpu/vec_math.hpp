@@ -113,6 +113,7 @@ struct AdamWCoef {
 
 // The row kernels that one compile of vec_math.inc provides for run-time dispatch (see vec_kernels).
 struct VecKernels {
+  const char* name;  // the vector kind: "avx512", "avx2", "sse2", "neon" or "scalar"
   void (*gelu_row)(float* y, const float* x, int64_t n);
   void (*gelu_grad_row)(float* gx, const float* x, const float* g, int64_t n);
   float (*row_max)(const float* x, int64_t n, int sign);
@@ -207,6 +208,10 @@ inline const VecKernels& vec_kernels() {
 #endif
   return vec_build::kernels;
 }
+
+// The vector kind of the dispatched row kernels in use ("avx512", "avx2", "sse2", "neon" or "scalar"),
+// for benchmark reports and for users checking what a build runs.
+inline const char* row_kernel_name() { return vec_kernels().name; }
 
 // y = GELU(x) and gx = g·GELU'(x) over [n] floats (exact form, see gelu_v).
 inline void gelu_row(float* y, const float* x, int64_t n) { vec_kernels().gelu_row(y, x, n); }
