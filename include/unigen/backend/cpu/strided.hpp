@@ -85,11 +85,11 @@ void strided_for_each(const std::vector<int64_t>& shape, const std::array<const 
 // must be safe to call concurrently for distinct indices (e.g. each call writes only its own element).
 template <size_t N, class F>
 void strided_for_each_parallel(const std::vector<int64_t>& shape, const std::array<const int64_t*, N>& strides,
-                               std::array<int64_t, N> base, F&& f, int64_t grain = int64_t(1) << 16) {
+                               std::array<int64_t, N> base, F&& f, [[maybe_unused]] int64_t grain = int64_t(1) << 16) {
+#ifdef _OPENMP
   int64_t count = 1;
   for (auto d : shape) count *= d;
   const int64_t nrows = shape.empty() || count == 0 ? 0 : count / shape.back();
-#ifdef _OPENMP
   if (count >= grain && nrows > 1 && omp_get_level() == 0 && omp_get_max_threads() > 1) {
 #pragma omp parallel
     {
