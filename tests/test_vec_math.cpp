@@ -201,6 +201,41 @@ TEST_CASE("row reductions match plain loops for every length, type and kernel fa
     }
 }
 
+// layer_norm's row kernels on floats (dispatched) against the same functions on doubles, forward and
+// backward, for row lengths across the vector widths and every kernel family; streamed rows too.
+TEST_CASE("layer_norm rows match the double computation for every length and kernel family", "[vec_math]") {
+  namespace c = unigen::cpu;
+  for (const auto& kernel : cpu_kernels())
+    for (int64_t n : {1, 7, 16, 17, 33, 81, 256, 1000})
+      for (bool stream : {false, true}) {
+        KernelGuard guard(kernel);
+        INFO("kernel family " << kernel << ", n = " << n << ", stream " << stream);
+        const auto len = static_cast<size_t>(n);
+        std::vector<float> x(len), w(len), b(len), g(len), y(len), gx(len), gw(len, 0.5f), gb(len, -0.5f);
+        std::vector<double> xd(len), wd(len), bd(len), gd(len), yd(len), gxd(len), gwd(len, 0.5), gbd(len, -0.5);
+        for (size_t j = 0; j < len; ++j) {
+          xd[j] = x[j] = float(std::sin(0.7 * double(j)) * 3.0 + 1.0);
+          wd[j] = w[j] = float(1.0 + 0.25 * std::cos(0.3 * double(j)));
+          bd[j] = b[j] = float(0.1 * double(j % 5));
+          gd[j] = g[j] = float(std::cos(1.3 * double(j)));
+        }
+        const auto [m, rstd] = c::layer_norm_row(x.data(), y.data(), w.data(), b.data(), n, 1e-5, stream);
+        const auto [md, rstdd] = c::layer_norm_row(xd.data(), yd.data(), wd.data(), bd.data(), n, 1e-5, false);
+        c::layer_norm_backward_row(x.data(), g.data(), w.data(), gx.data(), n, m, rstd, gw.data(), gb.data(), stream);
+        c::layer_norm_backward_row(xd.data(), gd.data(), wd.data(), gxd.data(), n, md, rstdd, gwd.data(), gbd.data(),
+                                   false);
+        c::stream_fence();
+        CHECK(m == Approx(md).epsilon(1e-5).margin(1e-6));
+        CHECK(rstd == Approx(rstdd).epsilon(1e-5));
+        for (size_t j = 0; j < len; ++j) {
+          CHECK(y[j] == Approx(yd[j]).epsilon(1e-5).margin(1e-5));
+          CHECK(gx[j] == Approx(gxd[j]).epsilon(1e-4).margin(1e-4));
+          CHECK(gw[j] == Approx(gwd[j]).epsilon(1e-5).margin(1e-5));
+          CHECK(gb[j] == Approx(gbd[j]).epsilon(1e-6).margin(1e-6));
+        }
+      }
+}
+
 TEST_CASE("select_row keeps the kept entries and fills the others, for every length and type", "[vec_math]") {
   const float ninf = -std::numeric_limits<float>::infinity();
   for (int64_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 81, 100}) {

@@ -10,16 +10,17 @@
 // The code that depends on the vector kind is in vec_math.inc, compiled here once for the build's flags
 // (namespace vec_build; the project builds with -march=native) and, on x86-64 where those flags stop
 // short, once more for AVX2+FMA (vec_avx2) and for AVX-512 (vec_avx512). The hottest row kernels (GELU
-// forward and backward, row_max, row_exp_sum on floats) go through VecKernels, which picks the widest
-// of these the CPU runs at run time, as the GEMM picks its micro-kernel; so a program built without
-// -march still computes GELU 16 lanes at a time on an AVX-512 CPU. Everything else (map_row with the
-// callers' own functions, the other reductions) uses the build's vectors.
+// and layer_norm forward and backward, row_max and row_exp_sum on floats) go through VecKernels, which
+// picks the widest of these the CPU runs at run time, as the GEMM picks its micro-kernel; so a program
+// built without -march still computes GELU 16 lanes at a time on an AVX-512 CPU. Everything else
+// (map_row with the callers' own functions, the other reductions) uses the build's vectors.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "unigen/backend/cpu/cpu_features.hpp"
 #include "unigen/core/dtype.hpp"
@@ -118,6 +119,10 @@ struct VecKernels {
   void (*gelu_grad_row)(float* gx, const float* x, const float* g, int64_t n);
   float (*row_max)(const float* x, int64_t n, int sign);
   float (*row_exp_sum)(const float* x, float* y, int64_t n, float shift);
+  std::pair<float, float> (*layer_norm_row)(const float* x, float* y, const float* w, const float* b, int64_t n,
+                                            double eps, bool stream);
+  void (*layer_norm_backward_row)(const float* x, const float* g, const float* w, float* gx, int64_t n, float m,
+                                  float rstd, float* gw, float* gb, bool stream);
 };
 
 }  // namespace unigen::cpu
@@ -233,6 +238,22 @@ template <class T>
 acc_t<T> row_exp_sum(const T* x, T* y, int64_t n, acc_t<T> shift) {
   if constexpr (std::is_same_v<T, float>) return vec_kernels().row_exp_sum(x, y, n, shift);
   else return vec_build::row_exp_sum(x, y, n, shift);
+}
+
+// layer_norm's forward and backward of one row (see vec_math.inc); float rows through vec_kernels.
+template <class T>
+std::pair<acc_t<T>, acc_t<T>> layer_norm_row(const T* x, T* y, const T* w, const T* b, int64_t n, double eps,
+                                             bool stream) {
+  if constexpr (std::is_same_v<T, float>) return vec_kernels().layer_norm_row(x, y, w, b, n, eps, stream);
+  else return vec_build::layer_norm_row(x, y, w, b, n, eps, stream);
+}
+template <class T>
+void layer_norm_backward_row(const T* x, const T* g, const T* w, T* gx, int64_t n, acc_t<T> m, acc_t<T> rstd,
+                             acc_t<T>* gw, acc_t<T>* gb, bool stream) {
+  if constexpr (std::is_same_v<T, float>)
+    vec_kernels().layer_norm_backward_row(x, g, w, gx, n, m, rstd, gw, gb, stream);
+  else
+    vec_build::layer_norm_backward_row(x, g, w, gx, n, m, rstd, gw, gb, stream);
 }
 
 }  // namespace unigen::cpu
