@@ -185,18 +185,16 @@ UNIGEN_TARGET_POP
 
 namespace unigen::cpu {
 
+// The helpers that keep the build's vectors (the callers pass their own functions to map_row).
 using vec_build::adamw_row;
 using vec_build::adamw_update;
 using vec_build::exp_acc;
 using vec_build::exp_scalar;
-using vec_build::gelu_grad_v;
-using vec_build::gelu_v;
 using vec_build::map_row;
 using vec_build::row_dot;
 using vec_build::row_sq_dev;
 using vec_build::row_sum;
 using vec_build::select_row;
-using vec_build::sum_row;
 using vec_build::vexp;
 
 // The row kernels of the widest vector kind this CPU runs (cpu_kernel(), which UNIGEN_CPU_KERNEL or
