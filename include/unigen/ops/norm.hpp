@@ -9,7 +9,6 @@
 
 namespace unigen {
 
-
 // x: [..., D], weight/bias: [D] (undefined = none) -> [..., D]; (x − mean)/sqrt(var + eps)·weight + bias,
 // the variance biased (divided by D).
 template <Floating T>
@@ -45,7 +44,7 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = {}, const Ten
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < rows; ++r)
           cpu::layer_norm_backward_row(xv + r * n, gv + r * n, wp, out + r * n, n, st[2 * r], st[2 * r + 1],
-                                          part.data(), part.data() + n, stream);
+                                       part.data(), part.data() + n, stream);
         if (stream) cpu::stream_fence();
 #pragma omp critical(unigen_layer_norm_backward)
         for (int64_t j = 0; j < n; ++j) gwa[size_t(j)] += part[size_t(j)], gba[size_t(j)] += part[size_t(n + j)];

@@ -222,16 +222,13 @@ inline void gelu_grad_row(float* gx, const float* x, const float* g, int64_t n) 
   vec_kernels().gelu_grad_row(gx, x, g, n);
 }
 
-// The max of sign·x[j] over x: [n] in compute type, sign = +1 or -1 (−row_max(x, n, -1) is the min):
-// -inf for n = 0, NaN when x holds a NaN.
+// row_max and row_exp_sum (defined in vec_math.inc), float rows through vec_kernels.
 template <class T>
 acc_t<T> row_max(const T* x, int64_t n, int sign = 1) {
   if constexpr (std::is_same_v<T, float>) return vec_kernels().row_max(x, n, sign);
   else return vec_build::row_max(x, n, sign);
 }
 
-// y[j] = exp(x[j] − shift) for j < n (y = nullptr: not stored; y may equal x); returns Σ_j y[j].
-// x − shift = -inf gives 0, so masked entries set to -inf drop out.
 template <class T>
 acc_t<T> row_exp_sum(const T* x, T* y, int64_t n, acc_t<T> shift) {
   if constexpr (std::is_same_v<T, float>) return vec_kernels().row_exp_sum(x, y, n, shift);
