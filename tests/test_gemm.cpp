@@ -13,6 +13,7 @@
 
 #include "test_util.hpp"
 #include "unigen/backend/cpu/gemm.hpp"
+#include "unigen/core/tensor.hpp"
 
 using unigen::cpu::sgemm;
 using unigen::cpu::sgemm_batched;
@@ -312,6 +313,14 @@ TEST_CASE("kernel chosen by UNIGEN_CPU_KERNEL (child process)", "[.][gemm-env]")
   for (int t = 0; t < 4; ++t) check_gemm(t & 1, t & 2, 33, 257, 1000, 1.0f, 2.0f, 1, true, rng);
 }
 
+// In a child process with UNIGEN_CPU_KERNEL=bogus: the first tensor throws an error that names the
+// variable, and so does every one after it (the value is not taken as a default).
+TEST_CASE("a bad UNIGEN_CPU_KERNEL throws at the first tensor (child process)", "[.][gemm-env-bad]") {
+  for (int i = 0; i < 2; ++i)
+    CHECK_THROWS_WITH(unigen::Tensor<float>::zeros({2, 3}), Catch::Contains("UNIGEN_CPU_KERNEL=bogus"));
+  CHECK_THROWS_WITH(unigen::cpu::cpu_kernel(), Catch::Contains("expected generic, avx2 or avx512"));
+}
+
 TEST_CASE("UNIGEN_CPU_KERNEL selects the kernel for a whole process", "[gemm]") {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (const auto& k : cpu_kernels()) {
@@ -320,4 +329,5 @@ TEST_CASE("UNIGEN_CPU_KERNEL selects the kernel for a whole process", "[gemm]") 
     CHECK(std::system(cmd.c_str()) == 0);
   }
   CHECK(std::system(("UNIGEN_CPU_KERNEL=bogus '" + self + "' '[gemm-env]' > /dev/null 2>&1").c_str()) != 0);
+  CHECK(std::system(("UNIGEN_CPU_KERNEL=bogus '" + self + "' '[gemm-env-bad]' > /dev/null 2>&1").c_str()) == 0);
 }

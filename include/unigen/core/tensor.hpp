@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "unigen/autograd/node.hpp"
+#include "unigen/backend/cpu/cpu_features.hpp"
 #include "unigen/backend/cpu/strided.hpp"
 #include "unigen/core/device.hpp"
 #include "unigen/core/dtype.hpp"
@@ -56,6 +57,9 @@ struct TensorImpl {
 template <class T>
 std::shared_ptr<T> allocate(int64_t n, Device d) {
   check(d.is_cpu(), "allocate: device ", d.str(), " is not available (the CUDA backend is compiled only under nvcc)");
+  // The first tensor reads UNIGEN_CPU_KERNEL, so that a bad value throws here, where the caller can catch
+  // it, and not first inside a kernel's OpenMP region, where an exception ends the process.
+  [[maybe_unused]] static const bool kernel_read = (cpu::cpu_kernel(), true);
   const size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
   T* p = static_cast<T*>(HostCache::get().take(bytes));
   return std::shared_ptr<T>(p, [bytes](T* q) { HostCache::get().give(q, bytes); });

@@ -62,7 +62,8 @@ inline Isa best_isa() {
 
 namespace isa_detail {
 inline Isa clamp_isa(Isa want) { return int(want) <= int(best_isa()) ? want : best_isa(); }
-// The family in use, as an Isa value; first set from UNIGEN_CPU_KERNEL (if set) or the CPU's best.
+// The family in use, as an Isa value; first set from UNIGEN_CPU_KERNEL (if set) or the CPU's best. The first
+// tensor reads it (core/tensor.hpp), so that a bad value throws outside any OpenMP region.
 inline std::atomic<int>& kernel_slot() {
   static std::atomic<int> slot{[] {
     Isa isa = best_isa();
