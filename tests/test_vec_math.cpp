@@ -259,6 +259,31 @@ TEST_CASE("select_row keeps the kept entries and fills the others, for every len
   }
 }
 
+TEST_CASE("dropout's mask pairs follow Generator::stream, for every length, type and kernel family", "[vec_math]") {
+  const uint64_t key = 0x0123456789abcdefull, cut = uint64_t(0.3 * 4294967296.0);
+  for (const auto& kernel : cpu_kernels())
+    for (int64_t j0 : {0, 5})
+      for (int64_t pairs : {0, 1, 7, 8, 9, 15, 16, 17, 33, 100}) {
+        KernelGuard guard(kernel);
+        INFO("kernel " << kernel << ", pairs " << j0 << " + " << pairs);
+        const auto len = static_cast<size_t>(2 * pairs);
+        std::vector<float> m(len + 1, -1.0f);  // one more element, to see that nothing is written past the end
+        std::vector<double> md(len, -1.0);
+        unigen::cpu::dropout_pairs(m.data(), j0, pairs, key, cut, 2.5f);
+        unigen::cpu::dropout_pairs(md.data(), j0, pairs, key, cut, 2.5);
+        int dropped = 0;
+        for (size_t i = 0; i < len; ++i) {
+          const uint64_t r = unigen::Generator::stream(key, uint64_t(j0) + i / 2);
+          const float want = ((i % 2 ? r >> 32 : r & 0xffffffffu) < cut) ? 0.0f : 2.5f;
+          dropped += want == 0.0f;
+          CHECK(m[i] == want);
+          CHECK(md[i] == double(want));
+        }
+        CHECK(m[len] == -1.0f);
+        if (pairs == 100) CHECK((dropped > 30 && dropped < 90));  // about 0.3 of 200
+      }
+}
+
 // far in the left tail float rounding of z² alone costs relative accuracy (values there are below 1e-12)
 TEST_CASE("vectorised GELU and its derivative match the erf form, for every kernel family", "[vec_math]") {
   std::vector<float> x, y, dy, ones;

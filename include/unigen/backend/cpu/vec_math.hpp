@@ -10,9 +10,9 @@
 // The code that depends on the vector kind is in vec_math.inc, compiled here once for the build's flags
 // (namespace vec_build; the project builds with -march=native) and, on x86-64 where those flags stop
 // short, once more for AVX2+FMA (vec_avx2) and for AVX-512 (vec_avx512). The hottest row kernels (GELU
-// and layer_norm forward and backward, row_max and row_exp_sum on floats) go through VecKernels, which
-// picks the widest of these the CPU runs at run time, as the GEMM picks its micro-kernel; so a program
-// built without -march still computes GELU 16 lanes at a time on an AVX-512 CPU. Everything else
+// and layer_norm forward and backward, row_max and row_exp_sum, dropout's mask; on floats) go through
+// VecKernels, which picks the widest of these the CPU runs at run time, as the GEMM picks its micro-kernel;
+// so a program built without -march still computes GELU 16 lanes at a time on an AVX-512 CPU. Everything else
 // (map_row with the callers' own functions, the other reductions) uses the build's vectors.
 #include <algorithm>
 #include <cmath>
@@ -24,6 +24,7 @@
 
 #include "unigen/backend/cpu/cpu_features.hpp"
 #include "unigen/core/dtype.hpp"
+#include "unigen/core/rng.hpp"
 
 #if defined(__SSE__)
 #include <immintrin.h>
@@ -123,6 +124,7 @@ struct VecKernels {
                                             double eps, bool stream);
   void (*layer_norm_backward_row)(const float* x, const float* g, const float* w, float* gx, int64_t n, float m,
                                   float rstd, float* gw, float* gb, bool stream);
+  void (*dropout_pairs)(float* m, int64_t j0, int64_t pairs, uint64_t key, uint64_t cut, float keep);
 };
 
 }  // namespace unigen::cpu
@@ -249,6 +251,13 @@ void layer_norm_backward_row(const T* x, const T* g, const T* w, T* gx, int64_t 
     vec_kernels().layer_norm_backward_row(x, g, w, gx, n, m, rstd, gw, gb, stream);
   else
     vec_build::layer_norm_backward_row(x, g, w, gx, n, m, rstd, gw, gb, stream);
+}
+
+// Dropout's mask for `pairs` pairs from pair j0 on (see vec_math.inc); float masks through vec_kernels.
+template <class T>
+void dropout_pairs(T* m, int64_t j0, int64_t pairs, uint64_t key, uint64_t cut, T keep) {
+  if constexpr (std::is_same_v<T, float>) vec_kernels().dropout_pairs(m, j0, pairs, key, cut, keep);
+  else vec_build::dropout_pairs(m, j0, pairs, key, cut, keep);
 }
 
 }  // namespace unigen::cpu
