@@ -236,27 +236,30 @@ TEST_CASE("layer_norm rows match the double computation for every length and ker
       }
 }
 
-TEST_CASE("select_row keeps the kept entries and fills the others, for every length and type", "[vec_math]") {
+TEST_CASE("select_row keeps the kept entries and fills the others, for every length, type and kernel family",
+          "[vec_math]") {
   const float ninf = -std::numeric_limits<float>::infinity();
-  for (int64_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 81, 100}) {
-    INFO("n = " << n);
-    // the bools read from an odd address, in a pattern that is not periodic in 8 or 16
-    const auto len = static_cast<size_t>(n);
-    auto keep = std::make_unique<bool[]>(len + 1);
-    std::vector<float> row(len), want(len);
-    std::vector<double> rowd(len);
-    for (int64_t j = 0; j < n; ++j) {
-      keep[size_t(j) + 1] = (j * 7 + j / 5) % 3 != 0;
-      row[size_t(j)] = rowd[size_t(j)] = float(j) - 40.0f;
-      want[size_t(j)] = keep[size_t(j) + 1] ? row[size_t(j)] : ninf;
+  for (const auto& kernel : cpu_kernels())
+    for (int64_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 81, 100}) {
+      KernelGuard guard(kernel);
+      INFO("kernel " << kernel << ", n = " << n);
+      // the bools read from an odd address, in a pattern that is not periodic in 8 or 16
+      const auto len = static_cast<size_t>(n);
+      auto keep = std::make_unique<bool[]>(len + 1);
+      std::vector<float> row(len), want(len);
+      std::vector<double> rowd(len);
+      for (int64_t j = 0; j < n; ++j) {
+        keep[size_t(j) + 1] = (j * 7 + j / 5) % 3 != 0;
+        row[size_t(j)] = rowd[size_t(j)] = float(j) - 40.0f;
+        want[size_t(j)] = keep[size_t(j) + 1] ? row[size_t(j)] : ninf;
+      }
+      unigen::cpu::select_row(keep.get() + 1, row.data(), n, ninf);
+      unigen::cpu::select_row(keep.get() + 1, rowd.data(), n, double(ninf));
+      for (int64_t j = 0; j < n; ++j) {
+        CHECK(row[size_t(j)] == want[size_t(j)]);
+        CHECK(rowd[size_t(j)] == double(want[size_t(j)]));
+      }
     }
-    unigen::cpu::select_row(keep.get() + 1, row.data(), n, ninf);
-    unigen::cpu::select_row(keep.get() + 1, rowd.data(), n, double(ninf));
-    for (int64_t j = 0; j < n; ++j) {
-      CHECK(row[size_t(j)] == want[size_t(j)]);
-      CHECK(rowd[size_t(j)] == double(want[size_t(j)]));
-    }
-  }
 }
 
 TEST_CASE("dropout's mask pairs follow Generator::stream, for every length, type and kernel family", "[vec_math]") {

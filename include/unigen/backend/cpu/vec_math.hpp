@@ -9,11 +9,12 @@
 //
 // The code that depends on the vector kind is in vec_math.inc, compiled here once for the build's flags
 // (namespace vec_build; the project builds with -march=native) and, on x86-64 where those flags stop
-// short, once more for AVX2+FMA (vec_avx2) and for AVX-512 (vec_avx512). The hottest row kernels (GELU
-// and layer_norm forward and backward, row_max and row_exp_sum, dropout's mask; on floats) go through
-// VecKernels, which picks the widest of these the CPU runs at run time, as the GEMM picks its micro-kernel;
-// so a program built without -march still computes GELU 16 lanes at a time on an AVX-512 CPU. Everything else
-// (map_row with the callers' own functions, the other reductions) uses the build's vectors.
+// short, once more for AVX2+FMA (vec_avx2) and for AVX-512 (vec_avx512). The hottest row kernels on floats
+// (GELU and layer_norm forward and backward, row_max and row_exp_sum, select_row, dropout's mask) go
+// through VecKernels, which picks the widest of these the CPU runs at run time, as the GEMM picks its
+// micro-kernel; so a program built without -march still computes GELU 16 lanes at a time on an AVX-512
+// CPU. Everything else (map_row with the callers' own functions, the other reductions) uses the build's
+// vectors.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -125,6 +126,7 @@ struct VecKernels {
   void (*layer_norm_backward_row)(const float* x, const float* g, const float* w, float* gx, int64_t n, float m,
                                   float rstd, float* gw, float* gb, bool stream);
   void (*dropout_pairs)(float* m, int64_t j0, int64_t pairs, uint64_t key, uint64_t cut, float keep);
+  void (*select_row)(const bool* keep, float* row, int64_t n, float fill);
 };
 
 }  // namespace unigen::cpu
@@ -196,7 +198,6 @@ using vec_build::map_row;
 using vec_build::row_dot;
 using vec_build::row_sq_dev;
 using vec_build::row_sum;
-using vec_build::select_row;
 using vec_build::vexp;
 
 // The row kernels of the widest vector kind this CPU runs (cpu_kernel(), which UNIGEN_CPU_KERNEL or
@@ -251,6 +252,13 @@ void layer_norm_backward_row(const T* x, const T* g, const T* w, T* gx, int64_t 
     vec_kernels().layer_norm_backward_row(x, g, w, gx, n, m, rstd, gw, gb, stream);
   else
     vec_build::layer_norm_backward_row(x, g, w, gx, n, m, rstd, gw, gb, stream);
+}
+
+// row[j] = keep[j] ? row[j] : fill (see vec_math.inc); float rows through vec_kernels.
+template <class T>
+void select_row(const bool* keep, T* row, int64_t n, T fill) {
+  if constexpr (std::is_same_v<T, float>) vec_kernels().select_row(keep, row, n, fill);
+  else vec_build::select_row(keep, row, n, fill);
 }
 
 // Dropout's mask for `pairs` pairs from pair j0 on (see vec_math.inc); float masks through vec_kernels.
