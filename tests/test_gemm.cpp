@@ -145,7 +145,8 @@ TEST_CASE("sgemm: a few rows (the in-place path), every row and column block, ag
   // untransposed one) and the pieces of a partial block; K short of, equal to and past the 16 lanes, and past the 256 rows of
   // an untransposed B that several row blocks take at a time (beta and bias on the first chunk only); an
   // untransposed B larger than L2 (2 MiB on the Xeon), taken 32 rows at a time outside the column blocks,
-  // and split by K between threads (thread 0 applies beta and the bias; the partial products added after).
+  // and split by K between threads (thread 0 applies beta and the bias; the partial products added after);
+  // one row against a transposed B larger than L2, two rows of B at a time.
   const int64_t ns[] = {1, 5, 7, 23, 25, 100, 400}, ks[] = {1, 15, 16, 17, 300};
   for (const auto& k : cpu_kernels()) {
     KernelGuard g(k);
@@ -169,6 +170,8 @@ TEST_CASE("sgemm: a few rows (the in-place path), every row and column block, ag
         }
         for (int64_t M : {5, 16})  // B past L2 and C rows past a quarter of it: column super-blocks
           check_gemm(false, tb, M, 9000, 301, 0.7f, 0.3f, 1, false, rng, true);
+        // one row against a transposed B past L2 (8 MiB): two rows of B at a time, the last one alone
+        check_gemm(false, tb, 1, 1001, 2100, 0.7f, 0.3f, 2, false, rng, true);
       }
     omp_set_num_threads(omp_get_num_procs());
   }

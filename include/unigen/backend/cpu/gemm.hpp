@@ -361,11 +361,28 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias, int nt) {
   using std::integral_constant;
   const int rb = R::block_rows(tb, M);
-  const int64_t width = (tb ? 1 : R::lanes) * (R::accumulators / rb), blocks = (N + width - 1) / width;
+  // One row of A against a transposed B larger than L2 (a decoding step's x·Wᵀ, B streaming from L3 or
+  // memory), on AVX-512: two rows of B at a time instead of 24, so that B comes in nearly as one stream,
+  // which the hardware prefetchers follow. 24 rows at once, each its own page at K = 1024, ran 0.88-0.96×
+  // as fast (1 thread, 2026-11-29: 1024², 2304×768, 3072×768, 4096×1024). With B in L2 the 24 rows win
+  // (1×768×256: 31 against 16-22 GFLOP/s), and from 2 rows of A on they do at any size (3 rows: 38-42
+  // against 30-36), since there the lane sums per C element count. Forced to AVX2, 2 rows against its 12
+  // ran level (0.92-1.05×), so AVX2 keeps 12.
+  const bool two_rows = R::lanes == 16 && tb && rb == 1 && N * K * int64_t(sizeof(float)) > l2_bytes();
+  const int64_t width = (tb ? 1 : R::lanes) * (two_rows ? 2 : R::accumulators / rb);
+  const int64_t blocks = (N + width - 1) / width;
   // Columns j0..j1 and k0..k0+kn of the product (beta and bias on the first k only) for all rows, in
-  // blocks of RB rows.
+  // blocks of RB rows against CN units of B.
   auto rows = [&](auto rbc, int64_t j0, int64_t j1, int64_t k0, int64_t kn) {
-    constexpr int RB = decltype(rbc)::value, CN = R::accumulators / RB;
+    constexpr int RB = decltype(rbc)::value;
+    if constexpr (RB == 1) {
+      if (two_rows) {
+        small_m_block<R, 1, 2>(tb, kn, alpha, A + k0, lda, B + k0, ldb, k0 == 0 ? beta : 1.0f, C, ldc,
+                               k0 == 0 ? bias : nullptr, j0, j1);
+        return;
+      }
+    }
+    constexpr int CN = R::accumulators / RB;
     auto run = [&](auto rm, int64_t i0) {
       small_m_block<R, decltype(rm)::value, CN>(tb, kn, alpha, A + i0 * lda + k0, lda, B + (tb ? k0 : k0 * ldb),
                                                 ldb, k0 == 0 ? beta : 1.0f, C + i0 * ldc, ldc,
