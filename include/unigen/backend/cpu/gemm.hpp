@@ -363,11 +363,11 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
   const int rb = R::block_rows(tb, M);
   // One row of A against a transposed B larger than L2 (a decoding step's x·Wᵀ, B streaming from L3 or
   // memory), on AVX-512: two rows of B at a time instead of 24, so that B comes in nearly as one stream,
-  // which the hardware prefetchers follow. 24 rows at once, each its own page at K = 1024, ran 0.88-0.96×
-  // as fast (1 thread, 2026-11-29: 1024², 2304×768, 3072×768, 4096×1024). With B in L2 the 24 rows win
-  // (1×768×256: 31 against 16-22 GFLOP/s), and from 2 rows of A on they do at any size (3 rows: 38-42
-  // against 30-36), since there the lane sums per C element count. Forced to AVX2, 2 rows against its 12
-  // ran level (0.92-1.05×), so AVX2 keeps 12.
+  // which the hardware prefetchers follow; 24 rows at once are 24 short streams (each its own page at K =
+  // 1024). Against oneDNN in one run, 1 thread (2026-11-29): 1×1024² 0.87-0.91 with 24 rows, 0.97-0.98
+  // with 2. With B in L2 the 24 rows win (1×768×256: 31 against 16-22 GFLOP/s), and from 2 rows of A on
+  // they do at any size (3 rows: 37-42 against 30-36), since there the lane sums per C element count.
+  // Forced to AVX2, 2 rows against its 12 ran level (0.92-1.05×), so AVX2 keeps 12.
   const bool two_rows = R::lanes == 16 && tb && rb == 1 && N * K * int64_t(sizeof(float)) > l2_bytes();
   const int64_t width = (tb ? 1 : R::lanes) * (two_rows ? 2 : R::accumulators / rb);
   const int64_t blocks = (N + width - 1) / width;
