@@ -375,32 +375,29 @@ void gemm_small_m(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const f
   // blocks of RB rows against CN units of B.
   auto rows = [&](auto rbc, int64_t j0, int64_t j1, int64_t k0, int64_t kn) {
     constexpr int RB = decltype(rbc)::value;
-    if constexpr (RB == 1) {
-      if (two_rows) {
-        small_m_block<R, 1, 2>(tb, kn, alpha, A + k0, lda, B + k0, ldb, k0 == 0 ? beta : 1.0f, C, ldc,
-                               k0 == 0 ? bias : nullptr, j0, j1);
-        return;
-      }
-    }
-    constexpr int CN = R::accumulators / RB;
-    auto run = [&](auto rm, int64_t i0) {
-      small_m_block<R, decltype(rm)::value, CN>(tb, kn, alpha, A + i0 * lda + k0, lda, B + (tb ? k0 : k0 * ldb),
-                                                ldb, k0 == 0 ? beta : 1.0f, C + i0 * ldc, ldc,
-                                                k0 == 0 ? bias : nullptr, j0, j1);
+    // rm rows from i0 against cn units of B at a time (all: as many as the accumulators hold)
+    const integral_constant<int, R::accumulators / RB> all;
+    auto run = [&](auto rm, int64_t i0, auto cn) {
+      small_m_block<R, decltype(rm)::value, decltype(cn)::value>(
+          tb, kn, alpha, A + i0 * lda + k0, lda, B + (tb ? k0 : k0 * ldb), ldb, k0 == 0 ? beta : 1.0f,
+          C + i0 * ldc, ldc, k0 == 0 ? bias : nullptr, j0, j1);
     };
+    if constexpr (RB == 1) {
+      if (two_rows) return run(rbc, 0, integral_constant<int, 2>());
+    }
     int64_t i0 = 0;
-    for (; i0 + RB <= M; i0 += RB) run(rbc, i0);
+    for (; i0 + RB <= M; i0 += RB) run(rbc, i0, all);
     if constexpr (RB > 4) {
-      if (M - i0 >= 4) run(integral_constant<int, 4>(), i0), i0 += 4;
+      if (M - i0 >= 4) run(integral_constant<int, 4>(), i0, all), i0 += 4;
     }
     if constexpr (RB > 3) {
-      if (M - i0 == 3) run(integral_constant<int, 3>(), i0);
+      if (M - i0 == 3) run(integral_constant<int, 3>(), i0, all);
     }
     if constexpr (RB > 2) {
-      if (M - i0 == 2) run(integral_constant<int, 2>(), i0);
+      if (M - i0 == 2) run(integral_constant<int, 2>(), i0, all);
     }
     if constexpr (RB > 1) {
-      if (M - i0 == 1) run(integral_constant<int, 1>(), i0);
+      if (M - i0 == 1) run(integral_constant<int, 1>(), i0, all);
     }
   };
   // A thread per 32 Ki multiply-adds at most: with nothing to pack, a second thread pays from about 40 Ki
