@@ -8,6 +8,7 @@
 // Each SIMD kernel carries its own target attribute (the few-rows kernels, Rows512 and Rows256, their
 // struct's target pragma), so it compiles whatever -m flags the includer uses and is only called after a
 // cpuid check (see cpu_features.hpp).
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -238,11 +239,11 @@ struct Rows512 {
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
-  // out[i] = the sum of the lanes of v[i], for 16 vectors at once: each step adds halves of two vectors
+  // Lane i: the sum of the lanes of v[i], for 16 vectors at once: each step adds halves of two vectors
   // into one (256-bit halves, 128-bit quarters, then pairs and single lanes within 128 bits), 31
   // shuffles where 16 single sums take 64. The shuffles are the zero-masked forms with every lane
   // selected (vec_math.hpp's all16 says why).
-  static void hsums(const T* v, float* out) {
+  static T hsums(const T* v) {
     constexpr __mmask16 all = 0xFFFF;
     T h[8], q[4], p[2];
     for (int i = 0; i < 8; ++i)  // h[i]: blocks 0-1 half sums of v[2i], blocks 2-3 of v[2i+1]
@@ -259,7 +260,12 @@ struct Rows512 {
     const T r = _mm512_add_ps(_mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, p0, p1)),
                               _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, p0, p1)));
     const __m512i lanes_of = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    _mm512_storeu_ps(out, _mm512_maskz_permutexvar_ps(all, lanes_of, r));
+    return _mm512_maskz_permutexvar_ps(all, lanes_of, r);
+  }
+  // Lane i: lane i + o of v, for i < 16 - o (the lanes above are v's first ones).
+  static T shift_down(T v, int o) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return _mm512_maskz_permutexvar_ps(0xFFFF, _mm512_add_epi32(iota, _mm512_set1_epi32(o)), v);
   }
   // Rows per block for M rows (see gemm_detail::gemm_small_m): M itself up to 4, else 4 against a
   // transposed B; against an untransposed one (read once per row block) 8 when M is a multiple of 8, 4
@@ -291,9 +297,9 @@ struct Rows256 {
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
-  // out[i] = the sum of the lanes of v[i], for 8 vectors at once (as Rows512's): 15 shuffles where 8
+  // Lane i: the sum of the lanes of v[i], for 8 vectors at once (as Rows512's): 15 shuffles where 8
   // single sums take 24.
-  static void hsums(const T* v, float* out) {
+  static T hsums(const T* v) {
     T h[4], p[2];
     for (int i = 0; i < 4; ++i)  // h[i]: block 0 half sums of v[2i], block 1 of v[2i+1]
       h[i] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20),
@@ -304,7 +310,12 @@ struct Rows256 {
     const __m256d p0 = _mm256_castps_pd(p[0]), p1 = _mm256_castps_pd(p[1]);
     const T r =
         _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(p0, p1)), _mm256_castpd_ps(_mm256_unpackhi_pd(p0, p1)));
-    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  }
+  // Lane i: lane i + o of v, for i < 8 - o (as Rows512's).
+  static T shift_down(T v, int o) {
+    return _mm256_permutevar8x32_ps(v,
+                                    _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(o)));
   }
   // As Rows512's, within 12 accumulators and 16 registers: at most 3 rows against a transposed B (each
   // row's vector of A stays in a register); against an untransposed one 4 rows for 4, 5 and multiples of
