@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Markdown tables for docs/results.md from the JSON output of the CPU benchmarks.
 
-  scripts/bench-tables.py gemm gemm.json             bench_gemm, one run (--benchmark_format=json or _out)
+  scripts/bench-tables.py gemm gemm.json             bench_gemm, one run (--benchmark_format=json or _out;
+                                                     with --benchmark_repetitions=N, the medians)
   scripts/bench-tables.py ops ops1.json ops2.json    bench_ops on 1 and on 2 threads, --benchmark_repetitions=N
   scripts/bench-tables.py step step.json             bench_step
 
@@ -55,8 +56,10 @@ def gemm(path):
     d = load(path)
     ctx = d["context"]
     peak, r, shapes, few = {}, {}, [], {"gemm_nt": [], "gemm_nn": []}
-    for b in d["benchmarks"]:
-        parts = b["name"].split("/")
+    runs = medians(path)  # with --benchmark_repetitions, each entry's median
+    reps = max(b.get("repetitions", 1) for b in runs.values())
+    for name, b in sorted(runs.items(), key=lambda nb: nb[1].get("family_index", 0)):  # in the order registered
+        parts = name.split("/")
         if parts[0] == "peak":
             peak[parts[2]] = b["GFLOPS"]
             continue
@@ -66,7 +69,8 @@ def gemm(path):
         if (M, N, K, t) not in sel:
             sel.append((M, N, K, t))
     print(f"Run {ctx['date']}; unigen kernel `{ctx.get('unigen_kernel')}`, OpenBLAS core `{ctx.get('openblas_core')}`; "
-          f"FMA peak {peak.get('1', 0):.1f} GFLOP/s on 1 thread, {peak.get('2', 0):.1f} on 2.\n")
+          f"FMA peak {peak.get('1', 0):.1f} GFLOP/s on 1 thread, {peak.get('2', 0):.1f} on 2"
+          + (f"; every number the median of {reps} repetitions.\n" if reps > 1 else ".\n"))
     if shapes:
         print("| M×N×K | threads | unigen | oneDNN | OpenBLAS | Eigen | unigen / peak | unigen/oneDNN | unigen/OpenBLAS |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
