@@ -5,6 +5,7 @@
                                                      with --benchmark_repetitions=N, the medians)
   scripts/bench-tables.py ops ops1.json ops2.json    bench_ops on 1 and on 2 threads, --benchmark_repetitions=N
   scripts/bench-tables.py step step.json             bench_step
+  scripts/bench-tables.py ab ab-gemm.json            scripts/ab-gemm.sh: new/old per shape
 
 Every number in a table is read or computed from the files; nothing is typed in.
 """
@@ -22,7 +23,10 @@ def load(path):
 
 
 def strip(name):
-    return name[: -len("/manual_time")] if name.endswith("/manual_time") else name
+    for suffix in ("/manual_time", "/real_time"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def medians(path):
@@ -120,6 +124,33 @@ def gemm(path):
             print(f"| {s[0]}×{s[1]}×{s[2]} | {s[3]} | {u:.1f} | {o:.1f} | {ob:.1f} | {e:.1f} | {u / o:.2f} | {u / ob:.2f} |")
 
 
+def ab(path):
+    """scripts/ab-gemm.sh: each shape's GFLOP/s per repetition on both sides, new/old of the medians."""
+    reps = {}
+    for b in sorted(load(path)["benchmarks"], key=lambda b: b.get("family_index", 0)):  # in the order registered
+        if b.get("error_occurred"):
+            sys.exit(f"bench-tables: {path}: {b['name']} failed: {b.get('error_message')}")
+        if b.get("run_type", "iteration") == "iteration":
+            reps.setdefault(strip(b.get("run_name", b["name"])), []).append(b["GFLOPS"])
+    median = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1 : len(v) // 2 + 1]) / 2
+    print("| product | M×N×K | threads | old GFLOP/s | new GFLOP/s | new/old (medians) |")
+    print("|---|---|---:|---|---|---:|")
+    ratios = []
+    for name, old in reps.items():
+        _, fam, side, M, N, K, t = name.split("/")
+        if side != "old":
+            continue
+        new = reps.get(f"ab/{fam}/new/{M}/{N}/{K}/{t}")
+        if not new:
+            sys.exit(f"bench-tables: {path}: no new side for {name}")
+        ratios.append(median(new) / median(old))
+        print(f"| {'A·Bᵀ' if fam == 'nt' else 'A·B'} | {M}×{N}×{K} | {t} | {' · '.join(f'{v:.1f}' for v in old)} | "
+              f"{' · '.join(f'{v:.1f}' for v in new)} | {ratios[-1]:.3f} |")
+    if not ratios:
+        sys.exit(f"bench-tables: {path}: no ab/ benchmarks")
+    print(f"\nnew/old over {len(ratios)} shapes: geometric mean {gmean(ratios):.3f}, {min(ratios):.3f}–{max(ratios):.3f}.")
+
+
 def ops(path1, path2):
     one, two = medians(path1), medians(path2)
     print("Table 1 — row ops, median of the repetitions; ×: the peer's time over fused (above 1: fused is faster)\n")
@@ -173,7 +204,7 @@ def ops(path1, path2):
 
 def step(path):
     reps = {}
-    for b in load(path)["benchmarks"]:
+    for b in sorted(load(path)["benchmarks"], key=lambda b: b.get("family_index", 0)):  # in the order registered
         if b.get("run_type", "iteration") == "iteration":
             reps.setdefault(strip(b.get("run_name", b["name"])).removesuffix("/real_time"), []).append(fmt(ms(b)))
     print("| benchmark | ms per step (each repetition) | tokens/s (median) |")
@@ -184,7 +215,7 @@ def step(path):
 
 
 if __name__ == "__main__":
-    kinds = {"gemm": (gemm, 1), "ops": (ops, 2), "step": (step, 1)}
+    kinds = {"gemm": (gemm, 1), "ops": (ops, 2), "step": (step, 1), "ab": (ab, 1)}
     if len(sys.argv) < 2 or sys.argv[1] not in kinds or len(sys.argv) != 2 + kinds[sys.argv[1]][1]:
         sys.exit(__doc__)
     fn, _ = kinds[sys.argv[1]]
