@@ -11,6 +11,7 @@ Every number in a table is read or computed from the files; nothing is typed in.
 """
 import json
 import math
+import statistics
 import sys
 
 
@@ -132,7 +133,6 @@ def ab(path):
             sys.exit(f"bench-tables: {path}: {b['name']} failed: {b.get('error_message')}")
         if b.get("run_type", "iteration") == "iteration":
             reps.setdefault(strip(b.get("run_name", b["name"])), []).append(b["GFLOPS"])
-    median = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1 : len(v) // 2 + 1]) / 2
     print("| product | M×N×K | threads | old GFLOP/s | new GFLOP/s | new/old (medians) |")
     print("|---|---|---:|---|---|---:|")
     ratios = []
@@ -143,7 +143,7 @@ def ab(path):
         new = reps.get(f"ab/{fam}/new/{M}/{N}/{K}/{t}")
         if not new:
             sys.exit(f"bench-tables: {path}: no new side for {name}")
-        ratios.append(median(new) / median(old))
+        ratios.append(statistics.median(new) / statistics.median(old))
         print(f"| {'A·Bᵀ' if fam == 'nt' else 'A·B'} | {M}×{N}×{K} | {t} | {' · '.join(f'{v:.1f}' for v in old)} | "
               f"{' · '.join(f'{v:.1f}' for v in new)} | {ratios[-1]:.3f} |")
     if not ratios:
@@ -206,7 +206,7 @@ def step(path):
     reps = {}
     for b in sorted(load(path)["benchmarks"], key=lambda b: b.get("family_index", 0)):  # in the order registered
         if b.get("run_type", "iteration") == "iteration":
-            reps.setdefault(strip(b.get("run_name", b["name"])).removesuffix("/real_time"), []).append(fmt(ms(b)))
+            reps.setdefault(strip(b.get("run_name", b["name"])), []).append(fmt(ms(b)))
     print("| benchmark | ms per step (each repetition) | tokens/s (median) |")
     print("|---|---|---:|")
     for name, b in medians(path).items():
