@@ -137,9 +137,10 @@ def ab(path):
     print("|---|---|---:|---|---|---:|")
     ratios = []
     for name, old in reps.items():
-        _, fam, side, M, N, K, t = name.split("/")
-        if side != "old":
+        parts = name.split("/")
+        if len(parts) != 7 or parts[0] != "ab" or parts[2] != "old":
             continue
+        _, fam, _, M, N, K, t = parts
         new = reps.get(f"ab/{fam}/new/{M}/{N}/{K}/{t}")
         if not new:
             sys.exit(f"bench-tables: {path}: no new side for {name}")
